@@ -1,0 +1,408 @@
+// Package config builds etcd-rejoin's configuration from, lowest first,
+// built-in defaults, the TOML file and the environment, and validates it,
+// reporting every problem at once with the key and where its value came from.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+)
+
+// DefaultPath is the configuration file read when no other is named.
+const DefaultPath = "/etc/etcd-rejoin.toml"
+
+// Environment variables that belong to etcd-rejoin, not to etcd.
+const (
+	EnvPrefix          = "ETCD_REJOIN_"
+	EnvConfig          = "ETCD_REJOIN_CONFIG"
+	EnvOtherPeers      = "ETCD_OTHER_PEERS_CLIENT_URLS"
+	envEtcdPrefix      = "ETCD_"
+	stateFlag          = "initial-cluster-state"
+	sourceDefault      = "default"
+	sourceDerived      = "derived"
+	defaultName        = "default"
+	defaultClusterTok  = "etcd-cluster"
+	defaultPeerURL     = "http://localhost:2380"
+	defaultClientURL   = "http://localhost:2379"
+	defaultKeepBackups = 3
+)
+
+// TLS is a client-side TLS setting used to talk to the cluster.
+type TLS struct {
+	CertFile           string `toml:"cert-file"`
+	KeyFile            string `toml:"key-file"`
+	TrustedCAFile      string `toml:"trusted-ca-file"`
+	InsecureSkipVerify bool   `toml:"insecure-skip-verify"`
+}
+
+// Enabled reports whether any TLS material is configured.
+func (t TLS) Enabled() bool {
+	return t.CertFile != "" || t.KeyFile != "" || t.TrustedCAFile != "" || t.InsecureSkipVerify
+}
+
+// Config is the validated configuration.
+type Config struct {
+	EtcdBinary     string
+	PeerClientURLs []string
+	Learner        bool
+	KeepBackups    int
+	BackupDir      string
+	StateFile      string
+	DialTimeout    time.Duration
+	RequestTimeout time.Duration
+	HealthInterval time.Duration
+	WaitBackoffMax time.Duration
+	StopTimeout    time.Duration
+	LogLevel       slog.Level
+	LogFormat      string
+	ClientTLS      TLS
+	PeerTLS        TLS
+
+	// Etcd holds etcd's settings by flag name, defaults included; never
+	// initial-cluster-state.
+	Etcd map[string]string
+	// Sources says where each key's value came from: "default", the file
+	// path, or "env NAME".
+	Sources map[string]string
+	// Warnings are non-fatal remarks (ignored or unknown variables).
+	Warnings []string
+
+	// Derived from Etcd.
+	Name           string
+	DataDir        string
+	PeerURLs       []string            // initial-advertise-peer-urls
+	InitialCluster map[string][]string // name -> peer URLs
+	LocalClientURL string              // where etcd-rejoin reaches its own member
+}
+
+// Problem is one configuration error: the key, where its value came from,
+// and what is wrong.
+type Problem struct {
+	Key    string
+	Source string
+	Msg    string
+}
+
+func (p *Problem) Error() string {
+	if p.Source == "" {
+		return fmt.Sprintf("%s: %s", p.Key, p.Msg)
+	}
+	return fmt.Sprintf("%s (%s): %s", p.Key, p.Source, p.Msg)
+}
+
+// ErrInvalid is matched (errors.Is) by every configuration error, so that
+// callers can map it to exit code 2.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Error holds every problem found.
+type Error struct{ Problems []*Problem }
+
+func (e *Error) Error() string {
+	var m multierror.Error
+	for _, p := range e.Problems {
+		m.Errors = append(m.Errors, p)
+	}
+	m.ErrorFormat = func(es []error) string {
+		lines := make([]string, len(es))
+		for i, err := range es {
+			lines[i] = "  - " + err.Error()
+		}
+		return fmt.Sprintf("invalid configuration, %d problem(s):\n%s", len(es), strings.Join(lines, "\n"))
+	}
+	return m.Error()
+}
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *Error) Is(target error) bool { return target == ErrInvalid }
+
+// Input is everything Load reads.
+type Input struct {
+	// Path is the file named with --config; "" means $ETCD_REJOIN_CONFIG,
+	// else DefaultPath if it exists.
+	Path string
+	// Environ is the process environment (os.Environ()).
+	Environ []string
+	// ReadFile reads the configuration file (os.ReadFile).
+	ReadFile func(string) ([]byte, error)
+	// Stat checks files named in the configuration (os.Stat); nil skips
+	// those checks.
+	Stat func(string) (os.FileInfo, error)
+}
+
+// ResolvePath returns the configuration file to read and whether it must
+// exist.
+func ResolvePath(flagPath string, getenv func(string) string, exists func(string) bool) (string, bool) {
+	if flagPath != "" {
+		return flagPath, true
+	}
+	if p := getenv(EnvConfig); p != "" {
+		return p, true
+	}
+	if exists(DefaultPath) {
+		return DefaultPath, true
+	}
+	return "", false
+}
+
+// Load builds and validates the configuration.
+func Load(in Input) (*Config, error) {
+	b := newBuilder()
+	b.defaults()
+	if in.Path != "" {
+		b.file(in.Path, in.ReadFile)
+	}
+	b.environment(in.Environ)
+	cfg := b.finish()
+	if in.Stat != nil {
+		b.checkFiles(cfg, in.Stat)
+	}
+	if len(b.problems) > 0 {
+		return nil, &Error{Problems: b.problems}
+	}
+	return cfg, nil
+}
+
+// builder accumulates values, their sources and problems.
+type builder struct {
+	own      map[string]string // own keys, as text
+	ownSrc   map[string]string
+	etcd     map[string]string
+	etcdSrc  map[string]string
+	warnings []string
+	problems []*Problem
+}
+
+func newBuilder() *builder {
+	return &builder{
+		own: map[string]string{}, ownSrc: map[string]string{},
+		etcd: map[string]string{}, etcdSrc: map[string]string{},
+	}
+}
+
+func (b *builder) problem(key, source, format string, args ...any) {
+	b.problems = append(b.problems, &Problem{Key: key, Source: source, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (b *builder) setOwn(key, value, source string) {
+	b.own[key] = value
+	b.ownSrc[key] = source
+}
+
+func (b *builder) setEtcd(key, value, source string) {
+	b.etcd[key] = value
+	b.etcdSrc[key] = source
+}
+
+// defaults sets every own key; etcd's defaults that depend on other keys are
+// filled in finish.
+func (b *builder) defaults() {
+	for _, k := range ownKeys {
+		b.setOwn(k.name, k.def, sourceDefault)
+	}
+	b.setEtcd("name", defaultName, sourceDefault)
+	b.setEtcd("initial-advertise-peer-urls", defaultPeerURL, sourceDefault)
+	b.setEtcd("listen-peer-urls", defaultPeerURL, sourceDefault)
+	b.setEtcd("advertise-client-urls", defaultClientURL, sourceDefault)
+	b.setEtcd("listen-client-urls", defaultClientURL, sourceDefault)
+	b.setEtcd("initial-cluster-token", defaultClusterTok, sourceDefault)
+}
+
+// environment applies ETCD_REJOIN_*, ETCD_OTHER_PEERS_CLIENT_URLS and the
+// ETCD_* variables, in a deterministic order.
+func (b *builder) environment(environ []string) {
+	env := map[string]string{}
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok && strings.HasPrefix(k, envEtcdPrefix) {
+			env[k] = v
+		}
+	}
+	names := make([]string, 0, len(env))
+	for k := range env {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		b.envVar(k, env[k])
+	}
+}
+
+func (b *builder) envVar(name, value string) {
+	src := "env " + name
+	switch {
+	case name == EnvConfig:
+		return
+	case name == EnvOtherPeers:
+		b.setOwn("peer-client-urls", value, src)
+	case strings.HasPrefix(name, EnvPrefix):
+		k, ok := ownKeyByEnv(strings.TrimPrefix(name, EnvPrefix))
+		if !ok {
+			b.problem(name, "env", "unknown etcd-rejoin variable")
+			return
+		}
+		b.setOwn(k.name, value, src)
+	default:
+		flag := envToKey(strings.TrimPrefix(name, envEtcdPrefix))
+		if flag == stateFlag {
+			b.warnings = append(b.warnings, name+" is ignored: etcd-rejoin decides the initial cluster state")
+			return
+		}
+		if !etcdFlags[flag] {
+			b.warnings = append(b.warnings, name+" is not a flag etcd-rejoin knows; passed to etcd as is")
+		}
+		b.setEtcd(flag, value, src)
+	}
+}
+
+func envToKey(s string) string { return strings.ReplaceAll(strings.ToLower(s), "_", "-") }
+
+// EnvName returns the ETCD_* variable that carries an etcd flag.
+func EnvName(flag string) string {
+	return envEtcdPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// finish derives the dependent defaults, parses every value and validates.
+func (b *builder) finish() *Config {
+	name := b.etcd["name"]
+	if _, ok := b.etcd["initial-cluster"]; !ok {
+		b.setEtcd("initial-cluster", name+"="+b.etcd["initial-advertise-peer-urls"], sourceDerived)
+	}
+	if _, ok := b.etcd["data-dir"]; !ok {
+		b.setEtcd("data-dir", name+".etcd", sourceDerived)
+	}
+	cfg := &Config{Etcd: b.etcd, Sources: map[string]string{}, Warnings: b.warnings}
+	b.parseOwn(cfg)
+	b.parseEtcd(cfg)
+	for k, v := range b.ownSrc {
+		cfg.Sources[k] = v
+	}
+	for k, v := range b.etcdSrc {
+		cfg.Sources["etcd."+k] = v
+	}
+	b.validate(cfg)
+	return cfg
+}
+
+// parseEtcd derives the member's identity and URLs from the etcd settings.
+func (b *builder) parseEtcd(cfg *Config) {
+	cfg.Name = b.etcd["name"]
+	cfg.DataDir = b.etcd["data-dir"]
+	cfg.PeerURLs = b.urlList("initial-advertise-peer-urls")
+	clientListen := b.urlList("listen-client-urls")
+	b.urlList("listen-peer-urls")
+	b.urlList("advertise-client-urls")
+	cfg.InitialCluster = b.initialCluster()
+	if len(clientListen) > 0 {
+		cfg.LocalClientURL = localURL(clientListen[0])
+	}
+}
+
+// urlList parses a comma-separated list of URLs of an etcd flag.
+func (b *builder) urlList(flag string) []string {
+	v, ok := b.etcd[flag]
+	if !ok {
+		return nil
+	}
+	urls, err := ParseURLs(v)
+	if err != nil {
+		b.problem("etcd."+flag, b.etcdSrc[flag], "%v", err)
+		return nil
+	}
+	return urls
+}
+
+// ParseURLs splits a comma-separated list of http(s) URLs and checks each.
+func ParseURLs(s string) ([]string, error) {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if err := checkURL(part); err != nil {
+			return nil, err
+		}
+		out = append(out, part)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no URL given")
+	}
+	return out, nil
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("invalid URL %q: %w", s, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("invalid URL %q: scheme must be http or https", s)
+	}
+	if u.Hostname() == "" || u.Port() == "" {
+		return fmt.Errorf("invalid URL %q: needs a host and a port", s)
+	}
+	if _, err := strconv.ParseUint(u.Port(), 10, 16); err != nil {
+		return fmt.Errorf("invalid URL %q: bad port", s)
+	}
+	if u.Path != "" && u.Path != "/" {
+		return fmt.Errorf("invalid URL %q: must not have a path", s)
+	}
+	return nil
+}
+
+// localURL turns a listen URL into one etcd-rejoin can dial on this host.
+func localURL(listen string) string {
+	u, err := url.Parse(listen)
+	if err != nil {
+		return listen
+	}
+	switch u.Hostname() {
+	case "0.0.0.0", "":
+		u.Host = "127.0.0.1:" + u.Port()
+	case "::":
+		u.Host = "[::1]:" + u.Port()
+	}
+	return u.String()
+}
+
+// initialCluster parses name=url,name=url.
+func (b *builder) initialCluster() map[string][]string {
+	const key = "initial-cluster"
+	src := b.etcdSrc[key]
+	out := map[string][]string{}
+	seen := map[string]string{}
+	for _, part := range strings.Split(b.etcd[key], ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, u, ok := strings.Cut(part, "=")
+		if !ok || name == "" {
+			b.problem("etcd."+key, src, "entry %q is not name=peer-url", part)
+			continue
+		}
+		if err := checkURL(u); err != nil {
+			b.problem("etcd."+key, src, "member %s: %v", name, err)
+			continue
+		}
+		if other, dup := seen[u]; dup && other != name {
+			b.problem("etcd."+key, src, "peer URL %s is listed for both %s and %s", u, other, name)
+			continue
+		}
+		seen[u] = name
+		out[name] = append(out[name], u)
+	}
+	if len(out) == 0 {
+		b.problem("etcd."+key, src, "no members listed")
+	}
+	return out
+}

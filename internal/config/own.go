@@ -1,0 +1,192 @@
+package config
+
+import (
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type kind int
+
+const (
+	kString kind = iota
+	kBool
+	kInt
+	kDuration
+	kURLs
+)
+
+// ownKey is one of etcd-rejoin's own settings: its TOML key (a dotted path
+// for the TLS tables), its default as text, and its type.
+type ownKey struct {
+	name string
+	def  string
+	kind kind
+	doc  string
+}
+
+// ownKeys lists etcd-rejoin's own settings with their defaults, in the order
+// the documentation shows them.
+var ownKeys = []ownKey{
+	{"etcd-binary", "etcd", kString, "etcd server binary, a path or a name found on PATH"},
+	{"peer-client-urls", "", kURLs, "client URLs of the other members; empty: discovered from the peers' /members"},
+	{"learner", "true", kBool, "join as a learner and promote once caught up"},
+	{"keep-backups", "3", kInt, "how many moved-aside data dirs to keep (at least 1)"},
+	{"backup-dir", "", kString, "where data dirs are moved aside; empty: next to data-dir"},
+	{"state-file", "", kString, "etcd-rejoin's memory of this member; empty: <data-dir>.rejoin-state.json"},
+	{"dial-timeout", "2s", kDuration, "timeout to connect to a member"},
+	{"request-timeout", "5s", kDuration, "timeout of one request to the cluster"},
+	{"health-interval", "5s", kDuration, "how often the running member is checked (at most half the watchdog interval)"},
+	{"wait-backoff-max", "30s", kDuration, "longest pause between two looks while waiting"},
+	{"stop-timeout", "20s", kDuration, "how long etcd may take to stop before it is killed"},
+	{"log-level", "info", kString, "debug, info, warn or error"},
+	{"log-format", "text", kString, "text or json"},
+	{"client-tls.cert-file", "", kString, "client certificate to talk to the cluster; default: etcd's client-cert-file or cert-file"},
+	{"client-tls.key-file", "", kString, "its key; default: etcd's client-key-file or key-file"},
+	{"client-tls.trusted-ca-file", "", kString, "CA of the members' client certificates; default: etcd's trusted-ca-file"},
+	{"client-tls.insecure-skip-verify", "false", kBool, "do not verify the members' client certificates"},
+	{"peer-tls.cert-file", "", kString, "certificate for the peers' /members; default: etcd's peer-client-cert-file or peer-cert-file"},
+	{"peer-tls.key-file", "", kString, "its key; default: etcd's peer-client-key-file or peer-key-file"},
+	{"peer-tls.trusted-ca-file", "", kString, "CA of the peer certificates; default: etcd's peer-trusted-ca-file"},
+	{"peer-tls.insecure-skip-verify", "false", kBool, "do not verify the peers' certificates"},
+}
+
+func ownKeyByName(name string) (ownKey, bool) {
+	for _, k := range ownKeys {
+		if k.name == name {
+			return k, true
+		}
+	}
+	return ownKey{}, false
+}
+
+// ownKeyByEnv maps ETCD_REJOIN_CLIENT_TLS_CERT_FILE to client-tls.cert-file.
+func ownKeyByEnv(suffix string) (ownKey, bool) {
+	for _, k := range ownKeys {
+		if ownEnvSuffix(k.name) == suffix {
+			return k, true
+		}
+	}
+	return ownKey{}, false
+}
+
+func ownEnvSuffix(key string) string {
+	r := strings.NewReplacer("-", "_", ".", "_")
+	return strings.ToUpper(r.Replace(key))
+}
+
+// OwnEnvName returns the environment variable of one of etcd-rejoin's keys.
+func OwnEnvName(key string) string { return EnvPrefix + ownEnvSuffix(key) }
+
+// Key describes one of etcd-rejoin's own settings for documentation.
+type Key struct{ Name, Default, Env, Doc string }
+
+// Keys lists etcd-rejoin's own settings with their defaults.
+func Keys() []Key {
+	out := make([]Key, len(ownKeys))
+	for i, k := range ownKeys {
+		out[i] = Key{Name: k.name, Default: k.def, Env: OwnEnvName(k.name), Doc: k.doc}
+	}
+	return out
+}
+
+// parseOwn turns the text values of the own keys into typed fields.
+func (b *builder) parseOwn(cfg *Config) {
+	p := ownParser{b: b}
+	cfg.EtcdBinary = p.str("etcd-binary")
+	cfg.PeerClientURLs = p.urls("peer-client-urls")
+	cfg.Learner = p.boolean("learner")
+	cfg.KeepBackups = p.integer("keep-backups")
+	cfg.BackupDir = p.str("backup-dir")
+	cfg.StateFile = p.str("state-file")
+	cfg.DialTimeout = p.duration("dial-timeout")
+	cfg.RequestTimeout = p.duration("request-timeout")
+	cfg.HealthInterval = p.duration("health-interval")
+	cfg.WaitBackoffMax = p.duration("wait-backoff-max")
+	cfg.StopTimeout = p.duration("stop-timeout")
+	cfg.LogLevel = p.level("log-level")
+	cfg.LogFormat = p.oneOf("log-format", "text", "json")
+	cfg.ClientTLS = p.tls("client-tls")
+	cfg.PeerTLS = p.tls("peer-tls")
+	if cfg.StateFile == "" && b.etcd["data-dir"] != "" {
+		cfg.StateFile = filepath.Clean(b.etcd["data-dir"]) + ".rejoin-state.json"
+	}
+}
+
+type ownParser struct{ b *builder }
+
+func (p ownParser) fail(key, format string, args ...any) {
+	p.b.problem(key, p.b.ownSrc[key], format, args...)
+}
+
+func (p ownParser) str(key string) string { return strings.TrimSpace(p.b.own[key]) }
+
+func (p ownParser) boolean(key string) bool {
+	v, err := strconv.ParseBool(p.str(key))
+	if err != nil {
+		p.fail(key, "%q is not true or false", p.b.own[key])
+	}
+	return v
+}
+
+func (p ownParser) integer(key string) int {
+	v, err := strconv.Atoi(p.str(key))
+	if err != nil {
+		p.fail(key, "%q is not a whole number", p.b.own[key])
+	}
+	return v
+}
+
+func (p ownParser) duration(key string) time.Duration {
+	v, err := time.ParseDuration(p.str(key))
+	if err != nil {
+		p.fail(key, "%q is not a duration like \"5s\"", p.b.own[key])
+		return 0
+	}
+	if v <= 0 {
+		p.fail(key, "must be longer than zero, got %s", v)
+	}
+	return v
+}
+
+func (p ownParser) urls(key string) []string {
+	if p.str(key) == "" {
+		return nil
+	}
+	urls, err := ParseURLs(p.str(key))
+	if err != nil {
+		p.fail(key, "%v", err)
+	}
+	return urls
+}
+
+func (p ownParser) level(key string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(p.str(key))); err != nil {
+		p.fail(key, "%q is not one of debug, info, warn, error", p.b.own[key])
+	}
+	return l
+}
+
+func (p ownParser) oneOf(key string, allowed ...string) string {
+	v := p.str(key)
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	p.fail(key, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	return allowed[0]
+}
+
+func (p ownParser) tls(table string) TLS {
+	return TLS{
+		CertFile:           p.str(table + ".cert-file"),
+		KeyFile:            p.str(table + ".key-file"),
+		TrustedCAFile:      p.str(table + ".trusted-ca-file"),
+		InsecureSkipVerify: p.boolean(table + ".insecure-skip-verify"),
+	}
+}
+

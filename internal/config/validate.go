@@ -1,0 +1,203 @@
+package config
+
+import (
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// validate checks the rules that span several keys.
+func (b *builder) validate(cfg *Config) {
+	b.deriveTLS(cfg)
+	if cfg.Name == "" {
+		b.problem("etcd.name", b.etcdSrc["name"], "must not be empty")
+	}
+	if strings.TrimSpace(cfg.DataDir) == "" {
+		b.problem("etcd.data-dir", b.etcdSrc["data-dir"], "must not be empty")
+	}
+	if _, err := strconv.Atoi(strings.TrimSpace(b.own["keep-backups"])); err == nil && cfg.KeepBackups < 1 {
+		b.problem("keep-backups", b.ownSrc["keep-backups"], "must be at least 1, got %d", cfg.KeepBackups)
+	}
+	b.checkSelfInCluster(cfg)
+	b.checkEtcdTLS()
+	b.checkPair("client-tls", cfg.ClientTLS)
+	b.checkPair("peer-tls", cfg.PeerTLS)
+}
+
+// checkSelfInCluster: the member's name must be in initial-cluster, with
+// exactly its advertised peer URLs.
+func (b *builder) checkSelfInCluster(cfg *Config) {
+	if cfg.Name == "" || len(cfg.InitialCluster) == 0 || len(cfg.PeerURLs) == 0 {
+		return
+	}
+	listed, ok := cfg.InitialCluster[cfg.Name]
+	if !ok {
+		b.problem("etcd.initial-cluster", b.etcdSrc["initial-cluster"],
+			"does not list this member's name %q (etcd.name from %s)", cfg.Name, b.etcdSrc["name"])
+		return
+	}
+	if !sameSet(listed, cfg.PeerURLs) {
+		b.problem("etcd.initial-cluster", b.etcdSrc["initial-cluster"],
+			"lists %s for %s, but etcd.initial-advertise-peer-urls (%s) is %s",
+			strings.Join(listed, ","), cfg.Name, b.etcdSrc["initial-advertise-peer-urls"], strings.Join(cfg.PeerURLs, ","))
+	}
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x := append([]string(nil), a...)
+	y := append([]string(nil), b...)
+	sort.Strings(x)
+	sort.Strings(y)
+	for i := range x {
+		if x[i] != y[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// checkEtcdTLS: https URLs need certificates, certificate authentication
+// needs a CA, and certificates come with their keys.
+func (b *builder) checkEtcdTLS() {
+	e := b.etcd
+	if hasHTTPS(e["listen-client-urls"]) && e["cert-file"] == "" && !b.etcdBool("auto-tls") {
+		b.problem("etcd.listen-client-urls", b.etcdSrc["listen-client-urls"], "uses https but etcd.cert-file is not set")
+	}
+	if hasHTTPS(e["listen-peer-urls"]) && e["peer-cert-file"] == "" && !b.etcdBool("peer-auto-tls") {
+		b.problem("etcd.listen-peer-urls", b.etcdSrc["listen-peer-urls"], "uses https but etcd.peer-cert-file is not set")
+	}
+	if b.etcdBool("client-cert-auth") && e["trusted-ca-file"] == "" {
+		b.problem("etcd.client-cert-auth", b.etcdSrc["client-cert-auth"], "is true but etcd.trusted-ca-file is not set")
+	}
+	if b.etcdBool("peer-client-cert-auth") && e["peer-trusted-ca-file"] == "" {
+		b.problem("etcd.peer-client-cert-auth", b.etcdSrc["peer-client-cert-auth"], "is true but etcd.peer-trusted-ca-file is not set")
+	}
+	for _, pair := range [][2]string{{"cert-file", "key-file"}, {"peer-cert-file", "peer-key-file"},
+		{"client-cert-file", "client-key-file"}, {"peer-client-cert-file", "peer-client-key-file"}} {
+		if (e[pair[0]] == "") != (e[pair[1]] == "") {
+			set := pair[0]
+			if e[set] == "" {
+				set = pair[1]
+			}
+			b.problem("etcd."+set, b.etcdSrc[set], "is set without its partner (etcd.%s and etcd.%s go together)", pair[0], pair[1])
+		}
+	}
+}
+
+// etcdBool reads a boolean etcd flag; a value that is not a boolean is a problem.
+func (b *builder) etcdBool(flag string) bool {
+	v, ok := b.etcd[flag]
+	if !ok || v == "" {
+		return false
+	}
+	x, err := strconv.ParseBool(v)
+	if err != nil {
+		b.problem("etcd."+flag, b.etcdSrc[flag], "%q is not true or false", v)
+	}
+	return x
+}
+
+func hasHTTPS(urls string) bool { return strings.Contains(urls, "https://") }
+
+func (b *builder) checkPair(table string, t TLS) {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		key := table + ".cert-file"
+		if t.CertFile == "" {
+			key = table + ".key-file"
+		}
+		b.problem(key, b.ownSrc[key], "is set without its partner (%s.cert-file and %s.key-file go together)", table, table)
+	}
+}
+
+// deriveTLS fills the client and peer TLS settings etcd-rejoin uses from
+// etcd's own when they are not set explicitly.
+func (b *builder) deriveTLS(cfg *Config) {
+	e := b.etcd
+	if !cfg.ClientTLS.Enabled() && b.clientTLSNeeded() {
+		cfg.ClientTLS.CertFile = first(e["client-cert-file"], e["cert-file"])
+		cfg.ClientTLS.KeyFile = first(e["client-key-file"], e["key-file"])
+		cfg.ClientTLS.TrustedCAFile = e["trusted-ca-file"]
+	}
+	if !cfg.PeerTLS.Enabled() && (hasHTTPS(e["initial-advertise-peer-urls"]) || hasHTTPS(e["initial-cluster"])) {
+		cfg.PeerTLS.CertFile = first(e["peer-client-cert-file"], e["peer-cert-file"])
+		cfg.PeerTLS.KeyFile = first(e["peer-client-key-file"], e["peer-key-file"])
+		cfg.PeerTLS.TrustedCAFile = e["peer-trusted-ca-file"]
+	}
+}
+
+func (b *builder) clientTLSNeeded() bool {
+	e := b.etcd
+	if hasHTTPS(e["advertise-client-urls"]) || hasHTTPS(e["listen-client-urls"]) {
+		return true
+	}
+	return hasHTTPS(b.own["peer-client-urls"])
+}
+
+func first(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// fileKeys are the settings that name files which must exist.
+var fileKeys = []string{
+	"etcd.cert-file", "etcd.key-file", "etcd.trusted-ca-file",
+	"etcd.peer-cert-file", "etcd.peer-key-file", "etcd.peer-trusted-ca-file",
+	"etcd.client-cert-file", "etcd.client-key-file",
+	"etcd.peer-client-cert-file", "etcd.peer-client-key-file",
+	"client-tls.cert-file", "client-tls.key-file", "client-tls.trusted-ca-file",
+	"peer-tls.cert-file", "peer-tls.key-file", "peer-tls.trusted-ca-file",
+}
+
+// checkFiles checks that every file the configuration names exists.
+func (b *builder) checkFiles(cfg *Config, stat func(string) (os.FileInfo, error)) {
+	for _, key := range fileKeys {
+		path, src := b.lookup(cfg, key)
+		if path == "" {
+			continue
+		}
+		fi, err := stat(path)
+		switch {
+		case err != nil:
+			b.problem(key, src, "file %s: %v", path, unwrapPathError(err))
+		case fi.IsDir():
+			b.problem(key, src, "%s is a directory, not a file", path)
+		}
+	}
+}
+
+func (b *builder) lookup(cfg *Config, key string) (value, source string) {
+	if flag, ok := strings.CutPrefix(key, "etcd."); ok {
+		return b.etcd[flag], b.etcdSrc[flag]
+	}
+	tls := cfg.ClientTLS
+	if strings.HasPrefix(key, "peer-tls.") {
+		tls = cfg.PeerTLS
+	}
+	src := b.ownSrc[key]
+	if src == sourceDefault {
+		src = sourceDerived + " from etcd's settings"
+	}
+	switch {
+	case strings.HasSuffix(key, ".cert-file"):
+		return tls.CertFile, src
+	case strings.HasSuffix(key, ".key-file"):
+		return tls.KeyFile, src
+	default:
+		return tls.TrustedCAFile, src
+	}
+}
+
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}

@@ -1,0 +1,249 @@
+package plan
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Decide turns an observation into a plan. It is the whole decision table of
+// etcd-rejoin; see the README for the table and decide_test.go for a named
+// row per case.
+func Decide(o Observation) Plan {
+	switch o.Data.Kind {
+	case DataPresent:
+		return decideWithData(o)
+	case DataUnreadable:
+		return decideUnusable(o, "the data dir is not usable ("+o.Data.Detail+")")
+	default:
+		return decideWithoutData(o)
+	}
+}
+
+// decideWithData: this member's data is never moved while there is no
+// quorum, since it may be the copy the cluster needs to get quorum back.
+func decideWithData(o Observation) Plan {
+	c := o.Cluster
+	id := HexID(o.Data.MemberID)
+	switch {
+	case !c.Reachable:
+		return Plan{Action: Restart, Reason: fmt.Sprintf("local data of member %s present; no peer answered, starting on it", id)}
+	case c.ClusterID != 0 && c.ClusterID != o.Data.ClusterID:
+		return decideUnusable(o, fmt.Sprintf("the data dir belongs to cluster %s, the live cluster is %s",
+			HexID(o.Data.ClusterID), HexID(c.ClusterID)))
+	}
+	if m, ok := c.member(o.Data.MemberID); ok {
+		mm := m
+		return Plan{Action: Restart, Existing: &mm,
+			Reason: fmt.Sprintf("local data of member %s present and the cluster lists it%s", id, learnerNote(m))}
+	}
+	if !c.Quorum {
+		return Plan{Action: Restart, Reason: fmt.Sprintf(
+			"local data of member %s present; the cluster does not list it but has no quorum to say so, starting on it", id)}
+	}
+	return decideUnusable(o, fmt.Sprintf("the healthy cluster %s no longer lists member %s", HexID(c.ClusterID), id))
+}
+
+func learnerNote(m Member) string {
+	if m.IsLearner {
+		return " as a learner; it will be promoted once caught up"
+	}
+	return ""
+}
+
+// decideUnusable handles local data that must go (another cluster's, a
+// removed member's, unreadable): only a healthy cluster may justify it.
+func decideUnusable(o Observation, why string) Plan {
+	if !o.Cluster.Quorum {
+		return Plan{Action: Wait, Reason: why + "; the cluster has no quorum (" + clusterSummary(o.Cluster) + "), not touching the data"}
+	}
+	var p Plan
+	if m, ok := unstartedSelf(o); ok {
+		mm := m
+		p = Plan{Action: Join, Existing: &mm, Reason: fmt.Sprintf(
+			"%s; the cluster lists this member's peer URL as %s, added but never started: move the data aside and join", why, HexID(m.ID))}
+	} else {
+		p = replace(o, why)
+	}
+	if p.Action != Wait {
+		p.MoveDataAside = true
+	}
+	return p
+}
+
+// decideWithoutData: no local data.
+func decideWithoutData(o Observation) Plan {
+	c := o.Cluster
+	switch {
+	case c.Quorum:
+		if m, ok := unstartedSelf(o); ok {
+			mm := m
+			return Plan{Action: Join, Existing: &mm, Reason: fmt.Sprintf(
+				"no local data; the cluster lists this member's peer URL as %s, added but never started%s", HexID(m.ID), learnerNote(m))}
+		}
+		return replace(o, "no local data")
+	case c.Formed():
+		return Plan{Action: Wait, Reason: "no local data and the cluster exists but has no quorum (" + clusterSummary(c) + ")"}
+	case o.Memory.Known():
+		return Plan{Action: Wait, Reason: fmt.Sprintf(
+			"no local data, but this host was member %s of cluster %s and %s; refusing to bootstrap a second cluster",
+			HexID(o.Memory.MemberID), HexID(o.Memory.ClusterID), reachSummary(c))}
+	case c.Reachable:
+		return Plan{Action: Bootstrap, Reason: "no local data and the peers that answered have never formed a cluster (no member started)"}
+	default:
+		return Plan{Action: Bootstrap, Reason: "no local data, no record of an earlier member, and no peer answered: first start of a new cluster"}
+	}
+}
+
+func reachSummary(c Cluster) string {
+	if !c.Reachable {
+		return "no peer answered"
+	}
+	return "the peers have no quorum"
+}
+
+// replace builds a rejoin: remove every stale entry of this member (same name
+// or same peer URL), then add it again. The cluster has quorum here.
+func replace(o Observation, why string) Plan {
+	c := o.Cluster
+	stale := staleEntries(o)
+	for _, m := range stale {
+		if m.Healthy {
+			return Plan{Action: Wait, Reason: fmt.Sprintf(
+				"%s, but member %s (%s) with this member's name or peer URL is healthy: another etcd runs as this member",
+				why, HexID(m.ID), describe(m))}
+		}
+	}
+	if ok, left := quorumAfter(c, stale, 0); !ok {
+		return Plan{Action: Wait, Reason: fmt.Sprintf(
+			"%s; removing the stale entry would leave %s, not a quorum", why, left)}
+	}
+	if ok, left := quorumAfter(c, stale, 1); !o.Learner && !ok {
+		return Plan{Action: Wait, Reason: fmt.Sprintf(
+			"%s; adding this member as a voter before it has started would leave %s, not a quorum (enable learner)", why, left)}
+	}
+	p := Plan{Action: Rejoin, Add: true, AsLearner: o.Learner}
+	var removed []string
+	for _, m := range stale {
+		p.Remove = append(p.Remove, m.ID)
+		removed = append(removed, HexID(m.ID))
+	}
+	if len(removed) > 0 {
+		p.Reason = fmt.Sprintf("%s; the healthy cluster still lists stale entry %s: remove it and add this member again", why, strings.Join(removed, ", "))
+	} else {
+		p.Reason = fmt.Sprintf("%s; the healthy cluster does not list this member: add it", why)
+	}
+	if p.AsLearner {
+		p.Reason += " as a learner"
+	}
+	return p
+}
+
+// quorumAfter reports whether a quorum of healthy voters remains once the
+// given members are gone and `added` voters that have not started yet joined.
+func quorumAfter(c Cluster, gone []Member, added int) (bool, string) {
+	drop := map[uint64]bool{}
+	for _, m := range gone {
+		drop[m.ID] = true
+	}
+	voters, healthy := 0, 0
+	for _, m := range c.Members {
+		if m.IsLearner || drop[m.ID] {
+			continue
+		}
+		voters++
+		if m.Healthy {
+			healthy++
+		}
+	}
+	voters += added
+	need := voters/2 + 1
+	return healthy >= need, fmt.Sprintf("%d healthy of %d voters (need %d)", healthy, voters, need)
+}
+
+// staleEntries are the live entries that stand for this member: same name, or
+// a peer URL in common. Ordered by ID for determinism.
+func staleEntries(o Observation) []Member {
+	var out []Member
+	for _, m := range o.Cluster.Members {
+		if isSelf(o.Self, m) {
+			out = append(out, m)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func isSelf(s Self, m Member) bool {
+	if m.Name != "" && m.Name == s.Name {
+		return true
+	}
+	return sharesPeerURL(s, m)
+}
+
+func sharesPeerURL(s Self, m Member) bool {
+	for _, u := range m.PeerURLs {
+		for _, v := range s.PeerURLs {
+			if u == v {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// unstartedSelf finds an entry that was added for exactly this member's peer
+// URLs and never started: it can be joined without changing the membership.
+func unstartedSelf(o Observation) (Member, bool) {
+	for _, m := range o.Cluster.Members {
+		if m.Started() || !sameURLs(m.PeerURLs, o.Self.PeerURLs) {
+			continue
+		}
+		if m.Name != "" && m.Name != o.Self.Name {
+			continue
+		}
+		return m, true
+	}
+	return Member{}, false
+}
+
+func sameURLs(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x := append([]string(nil), a...)
+	y := append([]string(nil), b...)
+	sort.Strings(x)
+	sort.Strings(y)
+	for i := range x {
+		if x[i] != y[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (c Cluster) member(id uint64) (Member, bool) {
+	for _, m := range c.Members {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return Member{}, false
+}
+
+func describe(m Member) string {
+	name := m.Name
+	if name == "" {
+		name = "unnamed"
+	}
+	return name + " " + strings.Join(m.PeerURLs, ",")
+}
+
+func clusterSummary(c Cluster) string {
+	if !c.Reachable {
+		return "no peer answered"
+	}
+	voters, healthy := c.Voters()
+	return fmt.Sprintf("%d healthy of %d voters", healthy, voters)
+}

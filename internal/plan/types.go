@@ -1,0 +1,148 @@
+// Package plan turns what etcd-rejoin observed (the local data dir, its own
+// state file and the live cluster) into one action with a reason. It is pure:
+// no I/O, no clocks, no etcd client.
+package plan
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Action is what etcd-rejoin does before it starts etcd.
+type Action string
+
+// The actions of the decision table.
+const (
+	Bootstrap Action = "bootstrap" // start etcd with initial-cluster-state=new
+	Restart   Action = "restart"   // start etcd on the data that is there
+	Join      Action = "join"      // start existing; the live list already holds this member, unstarted
+	Rejoin    Action = "rejoin"    // move data aside, replace the stale entry, add, start existing
+	Wait      Action = "wait"      // touch nothing; look again later
+)
+
+// DataKind says what the local data dir holds.
+type DataKind string
+
+// Kinds of local data.
+const (
+	DataNone       DataKind = "none"       // missing, empty, or holding no WAL
+	DataPresent    DataKind = "present"    // a readable WAL with member and cluster ID
+	DataUnreadable DataKind = "unreadable" // something is there but it is not a usable etcd data dir
+)
+
+// LocalData is what the local data dir holds.
+type LocalData struct {
+	Kind      DataKind `json:"kind"`
+	MemberID  uint64   `json:"member_id,omitempty"`
+	ClusterID uint64   `json:"cluster_id,omitempty"`
+	Detail    string   `json:"detail,omitempty"` // why it is unreadable
+}
+
+// Member is one entry of the live member list.
+type Member struct {
+	ID         uint64   `json:"id"`
+	Name       string   `json:"name,omitempty"`
+	PeerURLs   []string `json:"peer_urls"`
+	ClientURLs []string `json:"client_urls,omitempty"`
+	IsLearner  bool     `json:"is_learner,omitempty"`
+	Healthy    bool     `json:"healthy"` // answered a status request and sees a leader
+}
+
+// Started reports whether the member has ever started: a started member has
+// published its client URLs.
+func (m Member) Started() bool { return len(m.ClientURLs) > 0 }
+
+// Cluster is what the reachable members said about the live cluster.
+type Cluster struct {
+	// Reachable is true when at least one member answered.
+	Reachable bool `json:"reachable"`
+	// ClusterID as reported by the members that answered (0 if none).
+	ClusterID uint64 `json:"cluster_id,omitempty"`
+	// Members is the live member list.
+	Members []Member `json:"members,omitempty"`
+	// Quorum is true when a leader exists and a quorum read succeeded.
+	Quorum bool `json:"quorum"`
+	// Errors holds one line per endpoint that did not answer.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// Voters returns how many voting members the cluster has, and how many of
+// them are healthy.
+func (c Cluster) Voters() (total, healthy int) {
+	for _, m := range c.Members {
+		if m.IsLearner {
+			continue
+		}
+		total++
+		if m.Healthy {
+			healthy++
+		}
+	}
+	return total, healthy
+}
+
+// Formed reports whether any member of the live cluster ever started, which
+// means the cluster exists and a new one must not be bootstrapped.
+func (c Cluster) Formed() bool {
+	if c.Quorum {
+		return true
+	}
+	for _, m := range c.Members {
+		if m.Started() {
+			return true
+		}
+	}
+	return false
+}
+
+// Memory is etcd-rejoin's own state file, kept outside the data dir: the
+// member and cluster ID this host had once its member was healthy.
+type Memory struct {
+	MemberID  uint64 `json:"member_id,omitempty"`
+	ClusterID uint64 `json:"cluster_id,omitempty"`
+}
+
+// Known reports whether the state file records an earlier healthy member.
+func (m Memory) Known() bool { return m.MemberID != 0 || m.ClusterID != 0 }
+
+// Self is the member this host runs, as configured.
+type Self struct {
+	Name     string   `json:"name"`
+	PeerURLs []string `json:"peer_urls"`
+}
+
+// Observation gathers everything the decision needs.
+type Observation struct {
+	Self    Self      `json:"self"`
+	Data    LocalData `json:"data"`
+	Memory  Memory    `json:"memory"`
+	Cluster Cluster   `json:"cluster"`
+	// Learner says whether a new member joins as a learner (configured, and
+	// supported by the server).
+	Learner bool `json:"learner"`
+}
+
+// Plan is the decision: one action, why, and the steps it implies.
+type Plan struct {
+	Action Action `json:"action"`
+	Reason string `json:"reason"`
+	// MoveDataAside is set when the local data dir must be moved aside first.
+	MoveDataAside bool `json:"move_data_aside,omitempty"`
+	// Remove lists stale member entries to remove, in order.
+	Remove []uint64 `json:"remove,omitempty"`
+	// Add is set when this member must be added to the live cluster.
+	Add bool `json:"add,omitempty"`
+	// AsLearner is set when it is added as a learner.
+	AsLearner bool `json:"as_learner,omitempty"`
+	// Existing is the live entry this member starts as (join, restart).
+	Existing *Member `json:"existing,omitempty"`
+}
+
+// HexID formats a member or cluster ID as etcd prints it.
+func HexID(id uint64) string { return fmt.Sprintf("%x", id) }
+
+func (p Plan) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s", p.Action, p.Reason)
+	return b.String()
+}
