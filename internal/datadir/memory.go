@@ -1,0 +1,142 @@
+package datadir
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
+)
+
+// maxStateFile bounds what LoadMemory reads: the file holds two IDs.
+const maxStateFile = 64 << 10
+
+// stateFile is the state file's JSON form: IDs as hex strings, as etcd prints them.
+type stateFile struct {
+	MemberID  *string `json:"member_id"`
+	ClusterID *string `json:"cluster_id"`
+}
+
+// LoadMemory reads the state file at path. A missing file gives the zero
+// Memory and no error; a file that cannot be read or parsed is an error
+// naming the path, never a silent zero.
+func LoadMemory(path string) (plan.Memory, error) {
+	b, err := readSmall(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return plan.Memory{}, nil
+	}
+	if err != nil {
+		return plan.Memory{}, fmt.Errorf("load state file: %w", err)
+	}
+	m, err := parseMemory(b)
+	if err != nil {
+		return plan.Memory{}, fmt.Errorf("load state file %s: corrupt: %w", path, err)
+	}
+	return m, nil
+}
+
+func readSmall(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxStateFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(b) > maxStateFile {
+		return nil, fmt.Errorf("read %s: larger than %d bytes", path, maxStateFile)
+	}
+	return b, nil
+}
+
+// parseMemory decodes the JSON strictly: one object, both keys, no others.
+func parseMemory(b []byte) (plan.Memory, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var s stateFile
+	if err := dec.Decode(&s); err != nil {
+		return plan.Memory{}, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return plan.Memory{}, errors.New("data after the JSON object")
+	}
+	member, err := parseHexID("member_id", s.MemberID)
+	if err != nil {
+		return plan.Memory{}, err
+	}
+	cluster, err := parseHexID("cluster_id", s.ClusterID)
+	if err != nil {
+		return plan.Memory{}, err
+	}
+	return plan.Memory{MemberID: member, ClusterID: cluster}, nil
+}
+
+func parseHexID(key string, s *string) (uint64, error) {
+	if s == nil {
+		return 0, fmt.Errorf("key %q missing", key)
+	}
+	v, err := strconv.ParseUint(*s, 16, 64)
+	if err != nil {
+		return 0, fmt.Errorf("key %q: %q is not a hex ID", key, *s)
+	}
+	return v, nil
+}
+
+// SaveMemory writes m to path atomically: a temp file in the same
+// directory, fsynced, renamed over path, and the directory fsynced. The file
+// has mode 0600; a missing parent directory is created with mode 0700.
+func SaveMemory(path string, m plan.Memory) error {
+	member, cluster := plan.HexID(m.MemberID), plan.HexID(m.ClusterID)
+	b, err := json.Marshal(stateFile{MemberID: &member, ClusterID: &cluster})
+	if err != nil {
+		return fmt.Errorf("save state file %s: %w", path, err)
+	}
+	if err := writeAtomic(path, append(b, '\n')); err != nil {
+		return fmt.Errorf("save state file: %w", err)
+	}
+	return nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if err := writeSync(f, data); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(dir)
+}
+
+// writeSync writes data, sets mode 0600 (whatever the umask), fsyncs and closes f.
+func writeSync(f *os.File, data []byte) error {
+	_, err := f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o600)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
