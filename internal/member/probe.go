@@ -1,0 +1,58 @@
+package member
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"time"
+)
+
+// probeRead is how long probe waits for the server to reject the TLS
+// client certificate (TLS 1.3 reports that after the handshake).
+const probeRead = 200 * time.Millisecond
+
+// probe dials endpoint itself to find why a gRPC call gave up: gRPC waits
+// for a ready connection and reports only the time-out. It returns nil when
+// the endpoint accepts a connection (and a TLS handshake for https).
+func probe(ctx context.Context, endpoint string, cfg *tls.Config, timeout time.Duration) error {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return fmt.Errorf("parse endpoint: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close() }()
+	if u.Scheme != "https" {
+		return nil
+	}
+	return probeTLS(ctx, conn, u.Hostname(), cfg)
+}
+
+func probeTLS(ctx context.Context, conn net.Conn, host string, cfg *tls.Config) error {
+	if cfg == nil {
+		cfg = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	cfg = cfg.Clone()
+	if cfg.ServerName == "" {
+		cfg.ServerName = host
+	}
+	cfg.NextProtos = []string{"h2"}
+	tc := tls.Client(conn, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("TLS handshake: %w", err)
+	}
+	_ = tc.SetReadDeadline(time.Now().Add(probeRead))
+	if _, err := tc.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("TLS: server rejected the connection: %w", err)
+	}
+	return nil
+}
