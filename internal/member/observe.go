@@ -134,8 +134,11 @@ func (ob *observer) askStatus(ctx context.Context, endpoints []string) {
 	}
 }
 
+// statusOf asks one endpoint for its status. A member that cannot answer this
+// light request within the dial timeout counts as not answering: waiting the
+// whole request timeout for every dead endpoint only slows each look.
 func (ob *observer) statusOf(ctx context.Context, endpoint string) statusResult {
-	sctx, cancel := context.WithTimeout(ctx, ob.o.RequestTimeout)
+	sctx, cancel := context.WithTimeout(ctx, min(ob.o.DialTimeout, ob.o.RequestTimeout))
 	defer cancel()
 	resp, err := ob.cli.Status(sctx, endpoint)
 	if err != nil {

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+
+	"github.com/etcd-rejoin/etcd-rejoin/internal/config"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/notify"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/service"
+)
+
+type app struct {
+	configPath     string
+	stdout, stderr io.Writer
+}
+
+// load reads and validates the configuration.
+func (a *app) load() (*config.Config, error) {
+	path, _ := config.ResolvePath(a.configPath, os.Getenv, fileExists)
+	return config.Load(config.Input{Path: path, Environ: os.Environ(), ReadFile: os.ReadFile, Stat: os.Stat})
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func (a *app) logger(cfg *config.Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(a.stderr, opts)
+	if cfg.LogFormat == "json" {
+		h = slog.NewJSONHandler(a.stderr, opts)
+	}
+	log := slog.New(h)
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	return log
+}
+
+func noArgs(cmd string, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%w: %s takes no arguments, got %q", errUsage, cmd, strings.Join(args, " "))
+	}
+	return nil
+}
+
+func (a *app) run(ctx context.Context, args []string) error {
+	if err := noArgs("run", args); err != nil {
+		return err
+	}
+	cfg, err := a.load()
+	if err != nil {
+		return err
+	}
+	log := a.logger(cfg)
+	n := notify.New(os.Getenv, log)
+	log.Info("etcd-rejoin starting", "version", version, "member", cfg.Name, "data_dir", cfg.DataDir,
+		"notify", n.Enabled(), "watchdog", n.WatchdogInterval().String())
+	return service.New(cfg, log, n, os.Environ()).Run(ctx)
+}
+
+// planOutput is what `plan --json` prints.
+type planOutput struct {
+	plan.Plan
+	Observation plan.Observation `json:"observation"`
+}
+
+func (a *app) plan(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := noArgs("plan", fs.Args()); err != nil {
+		return err
+	}
+	cfg, err := a.load()
+	if err != nil {
+		return err
+	}
+	obs, p, err := service.New(cfg, a.logger(cfg), notify.New(func(string) string { return "" }, a.logger(cfg)), nil).Plan(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(planOutput{Plan: p, Observation: obs}); err != nil {
+			return fmt.Errorf("write plan: %w", err)
+		}
+	} else {
+		fmt.Fprintf(a.stdout, "action: %s\nreason: %s\n", p.Action, p.Reason)
+	}
+	if p.Action == plan.Wait {
+		return errWouldWait
+	}
+	return nil
+}
+
+func (a *app) check(args []string) error {
+	if err := noArgs("check", args); err != nil {
+		return err
+	}
+	cfg, err := a.load()
+	if err != nil {
+		return err
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(a.stdout, "warning: %s\n", w)
+	}
+	fmt.Fprintf(a.stdout, "configuration OK: member %s, data dir %s, %d member(s) in the initial cluster\n",
+		cfg.Name, cfg.DataDir, len(cfg.InitialCluster))
+	return nil
+}
+
+func (a *app) version(args []string) error {
+	if err := noArgs("version", args); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "etcd-rejoin %s (commit %s, %s)\n", version, commit, runtime.Version())
+	binary := "etcd"
+	if cfg, err := a.load(); err == nil {
+		binary = cfg.EtcdBinary
+	}
+	fmt.Fprintf(a.stdout, "etcd: %s\n", etcdVersion(binary))
+	return nil
+}
+
+// etcdVersion asks the etcd binary for its version.
+func etcdVersion(binary string) string {
+	out, err := exec.Command(binary, "--version").Output()
+	if err != nil {
+		return fmt.Sprintf("not found (%s: %v)", binary, err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "etcd Version: "); ok {
+			return strings.TrimSpace(v) + " (" + binary + ")"
+		}
+	}
+	return strings.TrimSpace(string(out))
+}

@@ -1,0 +1,102 @@
+// Command etcd-rejoin owns one etcd member on one host: it decides on every
+// start whether to bootstrap, restart, join, rejoin or wait, runs etcd as its
+// child and keeps systemd informed.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/etcd-rejoin/etcd-rejoin/internal/config"
+)
+
+// Set at build time with -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // runtime failure: systemd restarts the unit
+	exitConfig  = 2 // invalid configuration: RestartPreventExitStatus=2
+	exitWait    = 3 // plan: it would wait
+)
+
+const usage = `usage: etcd-rejoin [--config PATH] [command]
+
+commands:
+  run            run the service (default)
+  plan [--json]  print the action it would take and why; exit 0, or 3 when it would wait
+  check          validate the configuration offline; exit 0, or 2 listing every problem
+  version        print versions
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run parses the command line and maps the outcome to an exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("etcd-rejoin", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	configPath := fs.String("config", "", "configuration file (default $ETCD_REJOIN_CONFIG, else "+config.DefaultPath+" if present)")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	cmd, rest := "run", fs.Args()
+	if len(rest) > 0 {
+		cmd, rest = rest[0], rest[1:]
+	}
+	app := &app{configPath: *configPath, stdout: stdout, stderr: stderr}
+	var err error
+	switch cmd {
+	case "run":
+		err = app.run(ctx, rest)
+	case "plan":
+		err = app.plan(ctx, rest)
+	case "check":
+		err = app.check(rest)
+	case "version":
+		err = app.version(rest)
+	default:
+		fmt.Fprintf(stderr, "etcd-rejoin: unknown command %q\n%s", cmd, usage)
+		return exitConfig
+	}
+	return exitCode(err, stderr)
+}
+
+// errWouldWait is returned by plan when the action is wait.
+var errWouldWait = errors.New("would wait")
+
+// errUsage is a bad command line.
+var errUsage = errors.New("usage")
+
+func exitCode(err error, stderr io.Writer) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errWouldWait):
+		return exitWait
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "etcd-rejoin: %v\n%s", err, usage)
+		return exitConfig
+	case errors.Is(err, config.ErrInvalid):
+		fmt.Fprintf(stderr, "etcd-rejoin: %v\n", err)
+		return exitConfig
+	default:
+		fmt.Fprintf(stderr, "etcd-rejoin: %v\n", err)
+		return exitFailure
+	}
+}

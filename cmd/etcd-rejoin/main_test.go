@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runIn runs the command line with a clean environment plus env, in a fresh
+// working directory, and returns exit code, stdout and stderr.
+func runIn(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "ETCD") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Bad configurations exit 2, name every problem, and touch no file: no data
+// dir, no state file appears.
+func TestBadConfigurationExits2(t *testing.T) {
+	cases := []struct {
+		name string
+		toml string
+		env  []string
+		want []string
+	}{
+		{"malformed TOML", "learner = \n", nil, []string{"not valid TOML"}},
+		{"unknown key and bad value together", "keep-backupz = 1\nstop-timeout = \"x\"\n", nil,
+			[]string{"keep-backupz", "unknown key", "stop-timeout", "not a duration", "2 problem(s)"}},
+		{"name missing from the initial cluster", "", []string{"ETCD_NAME=etcd9", "ETCD_INITIAL_CLUSTER=etcd1=http://127.0.0.1:2380"},
+			[]string{"does not list this member's name \"etcd9\""}},
+		{"invalid URL", "[etcd]\nadvertise-client-urls = \"localhost:2379\"\n", nil, []string{"etcd.advertise-client-urls", "invalid URL"}},
+		{"conflicting settings", "", []string{"ETCD_PEER_CLIENT_CERT_AUTH=true", "ETCD_LISTEN_PEER_URLS=https://127.0.0.1:2380"},
+			[]string{"peer-client-cert-auth", "peer-trusted-ca-file is not set", "uses https but etcd.peer-cert-file is not set"}},
+	}
+	for _, c := range cases {
+		for _, cmd := range []string{"check", "run", "plan"} {
+			t.Run(c.name+"/"+cmd, func(t *testing.T) {
+				args := []string{cmd}
+				if c.toml != "" {
+					args = append([]string{"--config", writeFile(t, "c.toml", c.toml)}, args...)
+				}
+				code, _, stderr := runIn(t, c.env, args...)
+				if code != 2 {
+					t.Errorf("exit code = %d, want 2; stderr:\n%s", code, stderr)
+				}
+				for _, w := range c.want {
+					if !strings.Contains(stderr, w) {
+						t.Errorf("stderr does not mention %q:\n%s", w, stderr)
+					}
+				}
+				if left := dirNames(t, "."); len(left) != 0 {
+					t.Errorf("files created: %v", left)
+				}
+			})
+		}
+	}
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+func TestCheckAcceptsDockerEnvironment(t *testing.T) {
+	code, out, stderr := runIn(t, []string{
+		"ETCD_NAME=etcd1",
+		"ETCD_ADVERTISE_CLIENT_URLS=http://192.168.99.100:1379",
+		"ETCD_LISTEN_CLIENT_URLS=http://0.0.0.0:2379",
+		"ETCD_INITIAL_ADVERTISE_PEER_URLS=http://192.168.99.100:1380",
+		"ETCD_LISTEN_PEER_URLS=http://0.0.0.0:2380",
+		"ETCD_INITIAL_CLUSTER_TOKEN=etcd-cluster-1",
+		"ETCD_INITIAL_CLUSTER=etcd1=http://192.168.99.100:1380,etcd2=http://192.168.99.100:2380,etcd3=http://192.168.99.100:3380",
+		"ETCD_OTHER_PEERS_CLIENT_URLS=http://192.168.99.100:2379,http://192.168.99.100:3379",
+	}, "check")
+	if code != 0 || !strings.Contains(out, "configuration OK: member etcd1, data dir etcd1.etcd, 3 member(s)") {
+		t.Errorf("check = %d\nstdout %s\nstderr %s", code, out, stderr)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{"frobnicate"}, {"check", "extra"}, {"--nope"}, {"plan", "--yaml"}} {
+		code, _, stderr := runIn(t, nil, args...)
+		if code != 2 || !strings.Contains(stderr, "usage: etcd-rejoin") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runIn(t, []string{"ETCD_REJOIN_ETCD_BINARY=/nonexistent/etcd"}, "version")
+	if code != 0 || !strings.HasPrefix(out, "etcd-rejoin dev (commit unknown, go1.") || !strings.Contains(out, "etcd: not found (/nonexistent/etcd") {
+		t.Errorf("version = %d %q", code, out)
+	}
+}

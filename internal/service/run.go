@@ -1,0 +1,250 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/etcd-rejoin/etcd-rejoin/internal/datadir"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/member"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/supervise"
+)
+
+const firstBackoff = time.Second
+
+// Run is the service: it returns nil after a clean stop (ctx cancelled) and
+// an error when etcd could not be started or died.
+func (s *Service) Run(ctx context.Context) error {
+	if err := s.preflight(); err != nil {
+		return err
+	}
+	backoff := firstBackoff
+	for {
+		l, p, err := s.prepare(ctx)
+		var again *errLookAgain
+		switch {
+		case ctx.Err() != nil:
+			return s.stopped()
+		case errors.As(err, &again):
+			s.status("waiting: "+again.why, "retry_in", backoff.String())
+		case err != nil:
+			return err
+		case p.Action == plan.Wait:
+			s.status("waiting: "+p.Reason, "retry_in", backoff.String())
+		default:
+			err := s.runEtcd(ctx, p, l)
+			if !errors.As(err, &again) {
+				return err
+			}
+			s.status("waiting: "+again.why, "retry_in", backoff.String())
+		}
+		if !sleep(ctx, backoff) {
+			return s.stopped()
+		}
+		backoff = min(2*backoff, s.cfg.WaitBackoffMax)
+	}
+}
+
+// prepare observes, decides and carries out the membership steps.
+func (s *Service) prepare(ctx context.Context) (launch, plan.Plan, error) {
+	s.notify.Status("observing the data dir and the cluster")
+	obs, p, err := s.Plan(ctx)
+	if err != nil {
+		return launch{}, p, err
+	}
+	s.log.Info("decision", "action", string(p.Action), "reason", p.Reason,
+		"data", string(obs.Data.Kind), "reachable", obs.Cluster.Reachable, "quorum", obs.Cluster.Quorum)
+	if p.Action == plan.Wait {
+		return launch{}, p, nil
+	}
+	s.status(fmt.Sprintf("%s: %s", p.Action, p.Reason))
+	l, err := s.act(ctx, obs, p)
+	return l, p, err
+}
+
+func (s *Service) stopped() error {
+	s.notify.Stopping()
+	return nil
+}
+
+// runEtcd starts etcd, waits until it is ready, then supervises it.
+func (s *Service) runEtcd(ctx context.Context, p plan.Plan, l launch) error {
+	start := s.now()
+	proc, err := supervise.Start(supervise.Spec{
+		Path:   s.cfg.EtcdBinary,
+		Env:    supervise.BuildEnv(s.environ, settings(s.cfg, l)),
+		Output: os.Stderr,
+	})
+	if err != nil {
+		return fmt.Errorf("start etcd: %w", err)
+	}
+	s.log.Info("etcd started", "pid", proc.Pid(), "state", l.state, "action", string(p.Action))
+	h, err := s.awaitReady(ctx, proc, l)
+	if err != nil {
+		return s.finish(ctx, proc, membershipRace(p, proc, err))
+	}
+	took := s.now().Sub(start).Round(10 * time.Millisecond)
+	msg := fmt.Sprintf("running: member %s of cluster %s, voting and caught up (%s, ready in %s)",
+		plan.HexID(h.MemberID), plan.HexID(h.ClusterID), p.Action, took)
+	s.notify.ReadyStatus(msg)
+	s.log.Info(msg, "member", plan.HexID(h.MemberID), "action", string(p.Action), "ready_after", took.String())
+	if err := datadir.SaveMemory(s.cfg.StateFile, plan.Memory{MemberID: h.MemberID, ClusterID: h.ClusterID}); err != nil {
+		s.log.Warn("cannot record the member in the state file", "path", s.cfg.StateFile, "err", err)
+	}
+	return s.finish(ctx, proc, s.watch(ctx, proc, msg))
+}
+
+// membershipRace turns etcd's refusal to start as an existing member, because
+// the live member list changed between reading it and starting (another
+// member joining at the same time), into a reason to look again.
+func membershipRace(p plan.Plan, proc *supervise.Process, err error) error {
+	if p.Action != plan.Join && p.Action != plan.Rejoin {
+		return err
+	}
+	for _, line := range proc.Tail() {
+		if strings.Contains(line, "error validating peerURLs") {
+			return &errLookAgain{"etcd refused the member list, which changed while it started; looking again", err}
+		}
+	}
+	return err
+}
+
+// finish stops etcd when the service is stopping, and reports how it ended.
+func (s *Service) finish(ctx context.Context, proc *supervise.Process, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	s.notify.Stopping()
+	s.status("stopping etcd")
+	if stopErr := proc.Stop(s.cfg.StopTimeout); stopErr != nil {
+		s.log.Info("etcd stopped", "exit", stopErr.Error())
+	}
+	return nil
+}
+
+// awaitReady polls the local member until it is healthy, voting and caught
+// up, promoting it when it is a learner.
+func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l launch) (member.Health, error) {
+	tick := time.NewTicker(min(time.Second, s.cfg.HealthInterval))
+	defer tick.Stop()
+	last := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return member.Health{}, ctx.Err()
+		case <-proc.Done():
+			return member.Health{}, fmt.Errorf("etcd exited before it was ready: %w", proc.Err())
+		case <-tick.C:
+		}
+		h, err := s.localHealth(ctx)
+		msg := ""
+		switch {
+		case err != nil:
+			msg = "starting: waiting for etcd to answer"
+		case h.IsLearner:
+			msg = fmt.Sprintf("rejoining: learner %s catching up; promoting once in sync", plan.HexID(h.MemberID))
+			if s.promote(ctx, h.MemberID, l.endpoints) {
+				continue
+			}
+		case !h.Voting || !h.CaughtUp:
+			msg = fmt.Sprintf("starting: member %s catching up with the leader", plan.HexID(h.MemberID))
+		default:
+			return h, nil
+		}
+		if msg != last {
+			s.status(msg)
+			last = msg
+		}
+	}
+}
+
+// promote tries once to promote the learner; it reports whether it did.
+func (s *Service) promote(ctx context.Context, id uint64, endpoints []string) bool {
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	cli, err := member.Dial(cctx, endpoints, s.memberOptions())
+	if err != nil {
+		s.log.Debug("promote: cannot reach the cluster", "err", err)
+		return false
+	}
+	defer cli.Close()
+	err = cli.Promote(cctx, id)
+	switch {
+	case err == nil:
+		s.status("rejoining: promoted " + plan.HexID(id) + " to voter")
+		return true
+	case errors.Is(err, member.ErrLearnerNotReady):
+		return false
+	default:
+		s.log.Warn("promote failed; will retry", "member", plan.HexID(id), "err", err)
+		return false
+	}
+}
+
+func (s *Service) localHealth(ctx context.Context) (member.Health, error) {
+	timeout := min(s.cfg.RequestTimeout, s.checkInterval())
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return member.LocalHealth(cctx, s.cfg.LocalClientURL, s.memberOptions())
+}
+
+// checkInterval is how often the running member is checked: the health
+// interval, and at most half the watchdog interval.
+func (s *Service) checkInterval() time.Duration {
+	iv := s.cfg.HealthInterval
+	if wd := s.notify.WatchdogInterval(); wd > 0 && wd/2 < iv {
+		iv = wd / 2
+	}
+	return iv
+}
+
+// watch checks the running member; each WATCHDOG=1 follows a check that
+// succeeded just before it. It returns when etcd exits or ctx ends.
+func (s *Service) watch(ctx context.Context, proc *supervise.Process, readyMsg string) error {
+	tick := time.NewTicker(s.checkInterval())
+	defer tick.Stop()
+	healthy := true
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-proc.Done():
+			return fmt.Errorf("etcd exited: %w", proc.Err())
+		case <-tick.C:
+		}
+		h, err := s.localHealth(ctx)
+		ok := err == nil && h.Voting && h.CaughtUp
+		if ok {
+			s.notify.Watchdog()
+		}
+		if ok == healthy {
+			continue
+		}
+		healthy = ok
+		if ok {
+			s.status(readyMsg)
+			continue
+		}
+		why := "not voting or not caught up"
+		if err != nil {
+			why = err.Error()
+		}
+		s.notify.Status("degraded: " + why)
+		s.log.Warn("member unhealthy; watchdog not fed", "err", why)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,97 @@
+// Package service is etcd-rejoin's run loop: observe the data dir and the
+// live cluster, decide (package plan), act on the membership, supervise etcd
+// as a child and keep systemd informed.
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/etcd-rejoin/etcd-rejoin/internal/config"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/datadir"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/member"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/notify"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
+)
+
+// Service owns one etcd member.
+type Service struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	notify  *notify.Notifier
+	environ []string
+	now     func() time.Time
+}
+
+// New returns a service for the configuration. environ is the process
+// environment the etcd child's environment is built from.
+func New(cfg *config.Config, log *slog.Logger, n *notify.Notifier, environ []string) *Service {
+	return &Service{cfg: cfg, log: log, notify: n, environ: environ, now: time.Now}
+}
+
+// memberOptions are the settings for talking to the live cluster.
+func (s *Service) memberOptions() member.Options {
+	c := s.cfg
+	return member.Options{
+		ClientURLs:     c.PeerClientURLs,
+		PeerURLs:       otherPeerURLs(c),
+		SelfPeerURLs:   c.PeerURLs,
+		ClientTLS:      member.TLS(c.ClientTLS),
+		PeerTLS:        member.TLS(c.PeerTLS),
+		DialTimeout:    c.DialTimeout,
+		RequestTimeout: c.RequestTimeout,
+		Log:            s.log,
+	}
+}
+
+// otherPeerURLs lists the peer URLs of the initial cluster's other members.
+func otherPeerURLs(c *config.Config) []string {
+	var out []string
+	for name, urls := range c.InitialCluster {
+		if name != c.Name {
+			out = append(out, urls...)
+		}
+	}
+	return out
+}
+
+// Observe gathers the facts the decision needs. An error means the local
+// state could not be read (permission, I/O): nothing may be acted on then.
+func (s *Service) Observe(ctx context.Context) (plan.Observation, error) {
+	data, err := datadir.Inspect(s.cfg.DataDir)
+	if err != nil {
+		return plan.Observation{}, fmt.Errorf("inspect data dir %s: %w", s.cfg.DataDir, err)
+	}
+	mem, err := datadir.LoadMemory(s.cfg.StateFile)
+	if err != nil {
+		return plan.Observation{}, fmt.Errorf("read state file: %w", err)
+	}
+	cluster, err := member.Observe(ctx, s.memberOptions())
+	if err != nil {
+		return plan.Observation{}, fmt.Errorf("observe cluster: %w", err)
+	}
+	return plan.Observation{
+		Self:    plan.Self{Name: s.cfg.Name, PeerURLs: s.cfg.PeerURLs},
+		Data:    data,
+		Memory:  mem,
+		Cluster: cluster,
+		Learner: s.cfg.Learner,
+	}, nil
+}
+
+// Plan observes and decides, changing nothing.
+func (s *Service) Plan(ctx context.Context) (plan.Observation, plan.Plan, error) {
+	obs, err := s.Observe(ctx)
+	if err != nil {
+		return obs, plan.Plan{}, err
+	}
+	return obs, plan.Decide(obs), nil
+}
+
+// status sends a STATUS= line to systemd and logs it.
+func (s *Service) status(msg string, attrs ...any) {
+	s.notify.Status(msg)
+	s.log.Info(msg, attrs...)
+}

@@ -1,0 +1,3 @@
+module etcdserver
+
+go 1.26
