@@ -9,7 +9,6 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN     := build/etcd-rejoin
 STATICCHECK := $(CACHE)/bin/staticcheck
 FUZZTIME ?= 15s
-export ETCD_REJOIN_CACHE := $(CACHE)
 
 .PHONY: help deps build lint test test-unit test-e2e fuzz demo clean
 
@@ -38,12 +37,13 @@ fuzz: deps ## run each fuzz target briefly
 	go test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./internal/config
 	go test -run '^$$' -fuzz '^FuzzInspectWAL$$' -fuzztime $(FUZZTIME) ./internal/datadir
 
-test: ## the whole suite: lint, unit, end-to-end, fuzz, packages
+test: ## the whole suite: lint, unit, end-to-end, fuzz, packages (install test under systemd-nspawn)
 	@mkdir -p build
 	$(MAKE) lint
 	$(MAKE) test-unit
 	$(MAKE) test-e2e
 	$(MAKE) fuzz
+	$(MAKE) test-package
 	@echo "make test: all suites passed"
 
 demo: build ## a local three-member cluster that loses a member and heals
@@ -52,3 +52,5 @@ demo: build ## a local three-member cluster that loses a member and heals
 
 clean: ## remove build outputs
 	rm -rf build dist
+
+include mk/package.mk

@@ -87,7 +87,7 @@ grep -hoE 'msg="(rejoining|running)[^"]*"' "$work/n3.log" | sed 's/^/  n3: /'
 say "checking"
 ctl member list -w table
 new_id=$(ctl member list | awk -F', ' '$3 == "n3" {print $1}')
-count=$(ETCDCTL_API=3 etcdctl --endpoints="http://$net.3:2379" get demo/ --prefix --count-only -w fields | awk '/"Count"/ {print $3}')
+count=$(ETCDCTL_API=3 etcdctl --endpoints="http://$net.3:2379" get demo/ --prefix --keys-only | grep -c .)
 learners=$(ctl member list | awk -F', ' '$6 == "true"' | wc -l)
 echo "old n3 entry: $old_id, new: $new_id; keys read through n3: $count/100; learners left: $learners"
 if [ "$count" != 100 ] || [ "$new_id" = "$old_id" ] || [ -z "$new_id" ] || [ "$learners" != 0 ]; then

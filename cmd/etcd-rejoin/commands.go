@@ -47,15 +47,25 @@ func (a *app) logger(cfg *config.Config) *slog.Logger {
 	return log
 }
 
-func noArgs(cmd string, args []string) error {
-	if len(args) > 0 {
-		return fmt.Errorf("%w: %s takes no arguments, got %q", errUsage, cmd, strings.Join(args, " "))
+// parseArgs parses a command's own arguments: --config, plus any flags the
+// command adds; no positional arguments.
+func (a *app) parseArgs(cmd string, args []string, extra func(*flag.FlagSet)) error {
+	fs := a.flags(cmd)
+	fs.Usage = func() {}
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %s: %v", errUsage, cmd, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: %s takes no arguments, got %q", errUsage, cmd, strings.Join(fs.Args(), " "))
 	}
 	return nil
 }
 
 func (a *app) run(ctx context.Context, args []string) error {
-	if err := noArgs("run", args); err != nil {
+	if err := a.parseArgs("run", args, nil); err != nil {
 		return err
 	}
 	cfg, err := a.load()
@@ -76,13 +86,10 @@ type planOutput struct {
 }
 
 func (a *app) plan(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
-	asJSON := fs.Bool("json", false, "print one JSON object")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if err := noArgs("plan", fs.Args()); err != nil {
+	var asJSON bool
+	if err := a.parseArgs("plan", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print one JSON object")
+	}); err != nil {
 		return err
 	}
 	cfg, err := a.load()
@@ -93,7 +100,7 @@ func (a *app) plan(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(planOutput{Plan: p, Observation: obs}); err != nil {
@@ -109,7 +116,7 @@ func (a *app) plan(ctx context.Context, args []string) error {
 }
 
 func (a *app) check(args []string) error {
-	if err := noArgs("check", args); err != nil {
+	if err := a.parseArgs("check", args, nil); err != nil {
 		return err
 	}
 	cfg, err := a.load()
@@ -125,7 +132,7 @@ func (a *app) check(args []string) error {
 }
 
 func (a *app) version(args []string) error {
-	if err := noArgs("version", args); err != nil {
+	if err := a.parseArgs("version", args, nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "etcd-rejoin %s (commit %s, %s)\n", version, commit, runtime.Version())

@@ -47,19 +47,17 @@ func main() {
 }
 
 // run parses the command line and maps the outcome to an exit code.
+// --config may stand before or after the command.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("etcd-rejoin", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	configPath := fs.String("config", "", "configuration file (default $ETCD_REJOIN_CONFIG, else "+config.DefaultPath+" if present)")
-	if err := fs.Parse(args); err != nil {
+	app := &app{stdout: stdout, stderr: stderr}
+	top := app.flags("etcd-rejoin")
+	if err := top.Parse(args); err != nil {
 		return exitConfig
 	}
-	cmd, rest := "run", fs.Args()
+	cmd, rest := "run", top.Args()
 	if len(rest) > 0 {
 		cmd, rest = rest[0], rest[1:]
 	}
-	app := &app{configPath: *configPath, stdout: stdout, stderr: stderr}
 	var err error
 	switch cmd {
 	case "run":
@@ -75,6 +73,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	return exitCode(err, stderr)
+}
+
+// flags returns a flag set that knows --config, for the command line and
+// for each command.
+func (a *app) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	fs.Usage = func() { fmt.Fprint(a.stderr, usage) }
+	fs.Func("config", "configuration file (default $ETCD_REJOIN_CONFIG, else "+config.DefaultPath+" if present)",
+		func(v string) error { a.configPath = v; return nil })
+	return fs
 }
 
 // errWouldWait is returned by plan when the action is wait.

@@ -126,3 +126,14 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version = %d %q", code, out)
 	}
 }
+
+// --config works before and after the command.
+func TestConfigFlagEitherSide(t *testing.T) {
+	path := writeFile(t, "c.toml", "[etcd]\nname = \"x1\"\ninitial-cluster = \"x1=http://127.0.0.1:2380\"\ninitial-advertise-peer-urls = \"http://127.0.0.1:2380\"\n")
+	for _, args := range [][]string{{"--config", path, "check"}, {"check", "--config", path}, {"check", "--config=" + path}} {
+		code, out, stderr := runIn(t, nil, args...)
+		if code != 0 || !strings.Contains(out, "member x1") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, stderr)
+		}
+	}
+}

@@ -189,4 +189,3 @@ func (p ownParser) tls(table string) TLS {
 		InsecureSkipVerify: p.boolean(table + ".insecure-skip-verify"),
 	}
 }
-
