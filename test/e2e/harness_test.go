@@ -50,7 +50,7 @@ const (
 
 // lab is a set of hosts, each an etcd-rejoin process owning one member.
 type lab struct {
-	t      *testing.T
+	t      testing.TB
 	v      testetcd.Version
 	nodes  []testetcd.Node
 	hosts  []*host
@@ -59,10 +59,13 @@ type lab struct {
 	certs  []testetcd.TLSFiles
 	client testetcd.TLSFiles
 	extra  []string // environment for every host
+	// discover leaves ETCD_OTHER_PEERS_CLIENT_URLS out: etcd-rejoin then
+	// finds the client URLs through the peers' /members.
+	discover bool
 }
 
 // newLab prepares n hosts on prefix.1..n; nothing runs yet.
-func newLab(t *testing.T, v testetcd.Version, prefix string, n int) *lab {
+func newLab(t testing.TB, v testetcd.Version, prefix string, n int) *lab {
 	t.Helper()
 	dir := t.TempDir()
 	l := &lab{t: t, v: v, nodes: testetcd.Nodes(prefix, n, dir), dir: dir, hosts: make([]*host, n), certs: make([]testetcd.TLSFiles, n)}
@@ -105,7 +108,6 @@ func (l *lab) env(i int) []string {
 		"ETCD_INITIAL_ADVERTISE_PEER_URLS=" + n.PeerURL,
 		"ETCD_INITIAL_CLUSTER=" + testetcd.InitialCluster(l.nodes),
 		"ETCD_INITIAL_CLUSTER_TOKEN=e2e",
-		"ETCD_OTHER_PEERS_CLIENT_URLS=" + strings.Join(others, ","),
 		"ETCD_LOGGER=zap",
 		"ETCD_LOG_LEVEL=warn",
 		"ETCD_REJOIN_ETCD_BINARY=" + l.v.Binary,
@@ -113,6 +115,9 @@ func (l *lab) env(i int) []string {
 		"ETCD_REJOIN_WAIT_BACKOFF_MAX=2s",
 		"ETCD_REJOIN_STOP_TIMEOUT=10s",
 		"ETCD_REJOIN_LOG_LEVEL=debug",
+	}
+	if !l.discover {
+		env = append(env, "ETCD_OTHER_PEERS_CLIENT_URLS="+strings.Join(others, ","))
 	}
 	if f := l.certs[i]; f.CertFile != "" {
 		env = append(env,
@@ -302,7 +307,7 @@ func (h *host) exited() bool {
 }
 
 // waitLog waits until the output contains s.
-func (h *host) waitLog(t *testing.T, s string, timeout time.Duration) {
+func (h *host) waitLog(t testing.TB, s string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -318,13 +323,13 @@ func (h *host) waitLog(t *testing.T, s string, timeout time.Duration) {
 }
 
 // waitReady waits for the READY line: voting and caught up.
-func (h *host) waitReady(t *testing.T) {
+func (h *host) waitReady(t testing.TB) {
 	t.Helper()
 	h.waitLog(t, "voting and caught up", readyTimeout)
 }
 
 // waitExit waits for the process to end and returns its exit code.
-func (h *host) waitExit(t *testing.T) int {
+func (h *host) waitExit(t testing.TB) int {
 	t.Helper()
 	select {
 	case <-h.done:
@@ -389,7 +394,7 @@ func forEachVersion(t *testing.T, base int, f func(t *testing.T, v testetcd.Vers
 }
 
 // dirEntries lists the names in dir.
-func dirEntries(t *testing.T, dir string) []string {
+func dirEntries(t testing.TB, dir string) []string {
 	t.Helper()
 	es, err := os.ReadDir(dir)
 	if err != nil {

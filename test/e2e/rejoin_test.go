@@ -303,10 +303,12 @@ func TestTwoOfFiveRejoinTogether(t *testing.T) {
 
 // A crash right after the membership change (etcd never ran: the binary is
 // /bin/false) converges on the next start by reusing the added entry
-// (property 6).
+// (property 6). No peer client URLs are configured here: they are found
+// through the peers' /members.
 func TestCrashAfterAddConverges(t *testing.T) {
 	forEachVersion(t, netCrash, func(t *testing.T, v testetcd.Version, prefix string) {
 		l := newLab(t, v, prefix, 3)
+		l.discover = true
 		l.startAll()
 		l.hosts[2].stop(20 * time.Second)
 		if err := os.RemoveAll(l.nodes[2].DataDir); err != nil {
@@ -354,7 +356,24 @@ func TestTLSClusterRejoins(t *testing.T) {
 		if err := os.RemoveAll(l.nodes[0].DataDir); err != nil {
 			t.Fatal(err)
 		}
-		h := l.start(0)
+		// A bad certificate is not about membership: exit 1, touch nothing.
+		bad := filepath.Join(t.TempDir(), "bad.crt")
+		if err := os.WriteFile(bad, []byte("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		before := l.members(1, 2)
+		h := l.start(0, "ETCD_CERT_FILE="+bad)
+		if code := h.waitExit(t); code != 1 {
+			t.Errorf("exit code with a bad certificate = %d, want 1", code)
+		}
+		if !strings.Contains(h.out.String(), "etcd cert-file "+bad) {
+			t.Errorf("error does not name the bad certificate:\n%s", h.tail(5))
+		}
+		if after := l.members(1, 2); !reflect.DeepEqual(before, after) {
+			t.Errorf("membership changed after a certificate error:\nbefore %+v\nafter  %+v", before, after)
+		}
+
+		h = l.start(0)
 		h.waitReady(t)
 		ms := l.members(1, 2)
 		if id := l.memberID(0, ms); id == oldID {
