@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 log() { echo "deps: $*" >&2; }
 
-apt_pkgs=(etcd-server etcd-client systemd-container debootstrap iproute2 lintian rpm make openssl psmisc)
+apt_pkgs=(etcd-server etcd-client systemd-container debootstrap iproute2 lintian rpm make openssl psmisc vagrant)
 
 do_apt() {
 	local missing=()

@@ -14,7 +14,12 @@ import (
 	"github.com/etcd-rejoin/etcd-rejoin/internal/supervise"
 )
 
-const firstBackoff = time.Second
+// Pauses: the first look again after a wait, and how often a starting member
+// is polled until it is ready.
+const (
+	firstBackoff = time.Second
+	readyPoll    = 250 * time.Millisecond
+)
 
 // Run is the service: it returns nil after a clean stop (ctx cancelled) and
 // an error when etcd could not be started or died.
@@ -129,7 +134,7 @@ func (s *Service) finish(ctx context.Context, proc *supervise.Process, err error
 // awaitReady polls the local member until it is healthy, voting and caught
 // up, promoting it when it is a learner.
 func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l launch) (member.Health, error) {
-	tick := time.NewTicker(min(time.Second, s.cfg.HealthInterval))
+	tick := time.NewTicker(min(readyPoll, s.cfg.HealthInterval))
 	defer tick.Stop()
 	last := ""
 	for {
