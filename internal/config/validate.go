@@ -2,9 +2,10 @@ package config
 
 import (
 	"os"
-	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/etcd-rejoin/etcd-rejoin/internal/urlset"
 )
 
 // validate checks the rules that span several keys.
@@ -37,27 +38,11 @@ func (b *builder) checkSelfInCluster(cfg *Config) {
 			"does not list this member's name %q (etcd.name from %s)", cfg.Name, b.etcdSrc["name"])
 		return
 	}
-	if !sameSet(listed, cfg.PeerURLs) {
+	if !urlset.Equal(listed, cfg.PeerURLs) {
 		b.problem("etcd.initial-cluster", b.etcdSrc["initial-cluster"],
 			"lists %s for %s, but etcd.initial-advertise-peer-urls (%s) is %s",
 			strings.Join(listed, ","), cfg.Name, b.etcdSrc["initial-advertise-peer-urls"], strings.Join(cfg.PeerURLs, ","))
 	}
-}
-
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	x := append([]string(nil), a...)
-	y := append([]string(nil), b...)
-	sort.Strings(x)
-	sort.Strings(y)
-	for i := range x {
-		if x[i] != y[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // checkEtcdTLS: https URLs need certificates, certificate authentication

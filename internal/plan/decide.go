@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/etcd-rejoin/etcd-rejoin/internal/urlset"
 )
 
 // Decide turns an observation into a plan. It is the whole decision table of
@@ -196,7 +198,7 @@ func sharesPeerURL(s Self, m Member) bool {
 // URLs and never started: it can be joined without changing the membership.
 func unstartedSelf(o Observation) (Member, bool) {
 	for _, m := range o.Cluster.Members {
-		if m.Started() || !sameURLs(m.PeerURLs, o.Self.PeerURLs) {
+		if m.Started() || !urlset.Equal(m.PeerURLs, o.Self.PeerURLs) {
 			continue
 		}
 		if m.Name != "" && m.Name != o.Self.Name {
@@ -205,22 +207,6 @@ func unstartedSelf(o Observation) (Member, bool) {
 		return m, true
 	}
 	return Member{}, false
-}
-
-func sameURLs(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	x := append([]string(nil), a...)
-	y := append([]string(nil), b...)
-	sort.Strings(x)
-	sort.Strings(y)
-	for i := range x {
-		if x[i] != y[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func (c Cluster) member(id uint64) (Member, bool) {
