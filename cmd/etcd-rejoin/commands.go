@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sort"
 	"strings"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/config"
@@ -47,6 +48,19 @@ func (a *app) logger(cfg *config.Config) *slog.Logger {
 	return log
 }
 
+// overridden lists the keys not at their default, with where they came
+// from; never their values, which may name secrets.
+func overridden(cfg *config.Config) string {
+	var out []string
+	for key, src := range cfg.Sources {
+		if src != "default" && src != "derived" {
+			out = append(out, key+" ("+src+")")
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
+
 // parseArgs parses a command's own arguments: --config, plus any flags the
 // command adds; no positional arguments.
 func (a *app) parseArgs(cmd string, args []string, extra func(*flag.FlagSet)) error {
@@ -75,7 +89,7 @@ func (a *app) run(ctx context.Context, args []string) error {
 	log := a.logger(cfg)
 	n := notify.New(os.Getenv, log)
 	log.Info("etcd-rejoin starting", "version", version, "member", cfg.Name, "data_dir", cfg.DataDir,
-		"notify", n.Enabled(), "watchdog", n.WatchdogInterval().String())
+		"notify", n.Enabled(), "watchdog", n.WatchdogInterval().String(), "configured", overridden(cfg))
 	return service.New(cfg, log, n, os.Environ()).Run(ctx)
 }
 

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/etcd-rejoin/etcd-rejoin/internal/config"
 )
 
 // runIn runs the command line with a clean environment plus env, in a fresh
@@ -136,4 +138,26 @@ func TestConfigFlagEitherSide(t *testing.T) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, stderr)
 		}
 	}
+}
+
+func TestOverriddenNamesKeysNotValues(t *testing.T) {
+	cfg := mustLoad(t, "ETCD_NAME=n1", "ETCD_INITIAL_CLUSTER=n1=http://localhost:2380", "ETCD_REJOIN_CLIENT_TLS_KEY_FILE=/secret/key.pem", "ETCD_REJOIN_CLIENT_TLS_CERT_FILE=/secret/c.pem")
+	got := overridden(cfg)
+	for _, want := range []string{"etcd.name (env ETCD_NAME)", "client-tls.key-file (env ETCD_REJOIN_CLIENT_TLS_KEY_FILE)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("overridden = %q, lacks %q", got, want)
+		}
+	}
+	if strings.Contains(got, "/secret") || strings.Contains(got, "keep-backups") {
+		t.Errorf("overridden = %q shows a value or a default", got)
+	}
+}
+
+func mustLoad(t *testing.T, env ...string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(config.Input{Environ: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
