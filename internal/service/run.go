@@ -171,6 +171,15 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 func (s *Service) promote(ctx context.Context, id uint64, endpoints []string) bool {
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
+	if len(endpoints) == 0 {
+		// Nobody answered when this start was decided (a cold start of
+		// the whole cluster): ask the configured or discovered members.
+		endpoints = s.cfg.PeerClientURLs
+		if len(endpoints) == 0 {
+			endpoints, _ = member.DiscoverClientURLs(cctx, s.memberOptions())
+		}
+		endpoints = s.notMine(endpoints)
+	}
 	cli, err := member.Dial(cctx, endpoints, s.memberOptions())
 	if err != nil {
 		s.log.Debug("promote: cannot reach the cluster", "err", err)
@@ -188,6 +197,22 @@ func (s *Service) promote(ctx context.Context, id uint64, endpoints []string) bo
 		s.log.Warn("promote failed; will retry", "member", plan.HexID(id), "err", err)
 		return false
 	}
+}
+
+// notMine drops this member's own client URLs: a learner serves no
+// membership requests.
+func (s *Service) notMine(urls []string) []string {
+	mine := map[string]bool{s.cfg.LocalClientURL: true}
+	for _, u := range strings.Split(s.cfg.Etcd["advertise-client-urls"], ",") {
+		mine[strings.TrimSpace(u)] = true
+	}
+	var out []string
+	for _, u := range urls {
+		if !mine[u] {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 func (s *Service) localHealth(ctx context.Context) (member.Health, error) {

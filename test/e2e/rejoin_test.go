@@ -1,15 +1,19 @@
 package e2e
 
 import (
+	"context"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/testetcd"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // Loopback /24s: each test takes base and base+1 (one per etcd version).
@@ -24,6 +28,7 @@ const (
 	netTLS        = 34
 	netNotify     = 36
 	netFirstStart = 38
+	netLearner    = 40
 )
 
 // A member's WAL is lost while the others run: the data dir holds a backend
@@ -427,4 +432,98 @@ func TestFirstStartThenWipeWhileAllDown(t *testing.T) {
 			t.Errorf("did not rejoin once the cluster was back")
 		}
 	})
+}
+
+// A crash before the promotion leaves a started learner with data. After a
+// cold start of the whole cluster (nobody answered when it decided), it
+// restarts on its data with no membership change and is promoted (properties
+// 6 and 9).
+func TestStartedLearnerPromotedAfterColdStart(t *testing.T) {
+	forEachVersion(t, netLearner, func(t *testing.T, v testetcd.Version, prefix string) {
+		l := newLab(t, v, prefix, 3)
+		l.startAll()
+		l.put(10, "k")
+		old := l.memberID(2, l.members())
+		l.hosts[2].stop(20 * time.Second)
+		if err := os.RemoveAll(l.nodes[2].DataDir); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		cli := l.cli(0, 1)
+		if _, err := cli.MemberRemove(ctx, old); err != nil {
+			t.Fatalf("remove: %v", err)
+		}
+		// etcd refuses membership changes for a few seconds after one.
+		var added *clientv3.MemberAddResponse
+		for err := error(nil); added == nil; {
+			if added, err = cli.MemberAddAsLearner(ctx, []string{l.nodes[2].PeerURL}); err != nil {
+				if ctx.Err() != nil {
+					t.Fatalf("add learner: %v", err)
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+		}
+		// etcd itself runs the learner once, as a crashed etcd-rejoin would
+		// have left it: started, with data, not promoted.
+		raw := exec.Command(v.Binary)
+		for _, kv := range l.env(2) {
+			if strings.HasPrefix(kv, "ETCD_") && !strings.HasPrefix(kv, "ETCD_REJOIN_") && !strings.HasPrefix(kv, "ETCD_OTHER_PEERS") {
+				raw.Env = append(raw.Env, kv)
+			}
+		}
+		raw.Env = append(raw.Env, "ETCD_INITIAL_CLUSTER_STATE=existing")
+		if err := raw.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for !learnerStarted(l, added.Member.ID) {
+			if time.Now().After(deadline) {
+				raw.Process.Kill()
+				t.Fatal("the learner never started")
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		_ = raw.Process.Signal(syscall.SIGTERM)
+		_ = raw.Wait()
+
+		for _, h := range l.hosts[:2] {
+			h.stop(20 * time.Second)
+		}
+		// The learner decides first, while nobody answers.
+		h := l.start(2)
+		h.waitLog(t, "msg=decision action=restart", 30*time.Second)
+		if !strings.Contains(h.out.String(), "reachable=false") {
+			t.Errorf("the learner saw the cluster before the others started")
+		}
+		l.start(0)
+		l.start(1)
+		for _, h := range l.hosts {
+			h.waitReady(t)
+		}
+		ms := l.members()
+		if id := l.memberID(2, ms); id != added.Member.ID {
+			t.Errorf("member ID %x, want the learner's %x", id, added.Member.ID)
+		}
+		for _, m := range ms {
+			if m.Learner {
+				t.Errorf("still a learner: %+v", m)
+			}
+		}
+		if !strings.Contains(l.hosts[2].out.String(), "action=restart") || !strings.Contains(l.hosts[2].out.String(), "promoted") {
+			t.Errorf("the learner did not restart on its data and get promoted:\n%s", l.hosts[2].tail(20))
+		}
+		if n := l.count(2, "k"); n != 10 {
+			t.Errorf("%d keys through the promoted member, want 10", n)
+		}
+	})
+}
+
+func learnerStarted(l *lab, id uint64) bool {
+	for _, m := range l.members(0, 1) {
+		if m.ID == id && m.Started {
+			return true
+		}
+	}
+	return false
 }
