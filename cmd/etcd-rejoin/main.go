@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/config"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/service"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
@@ -40,9 +41,20 @@ commands:
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGABRT)
+	go func() {
+		for sig := range sigs {
+			if sig == syscall.SIGABRT {
+				cancel(service.ErrAborted)
+			} else {
+				cancel(fmt.Errorf("stopped by %v", sig))
+			}
+		}
+	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	signal.Stop(sigs)
 	os.Exit(code)
 }
 

@@ -33,7 +33,7 @@ func (s *Service) Run(ctx context.Context) error {
 		var again *errLookAgain
 		switch {
 		case ctx.Err() != nil:
-			return s.stopped()
+			return s.stopped(ctx)
 		case errors.As(err, &again):
 			s.status("waiting: "+again.why, "retry_in", backoff.String())
 		case err != nil:
@@ -48,7 +48,7 @@ func (s *Service) Run(ctx context.Context) error {
 			s.status("waiting: "+again.why, "retry_in", backoff.String())
 		}
 		if !sleep(ctx, backoff) {
-			return s.stopped()
+			return s.stopped(ctx)
 		}
 		backoff = min(2*backoff, s.cfg.WaitBackoffMax)
 	}
@@ -71,8 +71,27 @@ func (s *Service) prepare(ctx context.Context) (launch, plan.Plan, error) {
 	return l, p, err
 }
 
-func (s *Service) stopped() error {
+// ErrAborted is the cause a caller cancels Run's context with when the
+// process got SIGABRT: systemd sends it when the watchdog timed out. etcd is
+// then stopped quickly and Run fails, so that the unit is restarted (Go's own
+// SIGABRT exit status, 2, would read as an invalid configuration and prevent
+// the restart).
+var ErrAborted = errors.New("aborted by SIGABRT (the systemd watchdog timed out?)")
+
+// abortStopTimeout bounds the stop of a (probably frozen) etcd on SIGABRT.
+const abortStopTimeout = 2 * time.Second
+
+// stopped tells systemd the service is stopping and reports how it ended
+// once ctx is done: nil for a clean stop, ErrAborted after SIGABRT.
+func (s *Service) stopped(ctx context.Context) error {
 	s.notify.Stopping()
+	return endCause(ctx)
+}
+
+func endCause(ctx context.Context) error {
+	if cause := context.Cause(ctx); errors.Is(cause, ErrAborted) {
+		return cause
+	}
 	return nil
 }
 
@@ -123,12 +142,16 @@ func (s *Service) finish(ctx context.Context, proc *supervise.Process, err error
 	if ctx.Err() == nil {
 		return err
 	}
+	timeout := s.cfg.StopTimeout
+	if errors.Is(context.Cause(ctx), ErrAborted) {
+		timeout = min(timeout, abortStopTimeout)
+	}
 	s.notify.Stopping()
 	s.status("stopping etcd")
-	if stopErr := proc.Stop(s.cfg.StopTimeout); stopErr != nil {
+	if stopErr := proc.Stop(timeout); stopErr != nil {
 		s.log.Info("etcd stopped", "exit", stopErr.Error())
 	}
-	return nil
+	return endCause(ctx)
 }
 
 // awaitReady polls the local member until it is healthy, voting and caught

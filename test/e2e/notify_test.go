@@ -215,3 +215,32 @@ func TestSystemdNotify(t *testing.T) {
 		}
 	})
 }
+
+// systemd sends SIGABRT when the watchdog times out. etcd-rejoin must then
+// exit 1 (a failure systemd restarts), not Go's default 2 (which the unit's
+// RestartPreventExitStatus=2 reserves for invalid configurations), and take
+// its frozen etcd down with it.
+func TestWatchdogAbortExits1(t *testing.T) {
+	forEachVersion(t, netAbort, func(t *testing.T, v testetcd.Version, prefix string) {
+		l := newLab(t, v, prefix, 1)
+		h := l.start(0)
+		h.waitReady(t)
+		child := childPID(t, h.cmd.Process.Pid)
+		if err := syscall.Kill(child, syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.cmd.Process.Signal(syscall.SIGABRT); err != nil {
+			t.Fatal(err)
+		}
+		if code := h.waitExit(t); code != 1 {
+			t.Errorf("exit code after SIGABRT = %d, want 1", code)
+		}
+		if !strings.Contains(h.out.String(), "aborted by SIGABRT") {
+			t.Errorf("no word of the abort:\n%s", h.tail(5))
+		}
+		if err := syscall.Kill(child, 0); err == nil {
+			_ = syscall.Kill(child, syscall.SIGKILL)
+			t.Errorf("frozen etcd %d outlived etcd-rejoin", child)
+		}
+	})
+}

@@ -29,6 +29,7 @@ const (
 	netNotify     = 36
 	netFirstStart = 38
 	netLearner    = 40
+	netAbort      = 42
 )
 
 // A member's WAL is lost while the others run: the data dir holds a backend
