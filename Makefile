@@ -37,13 +37,14 @@ fuzz: deps ## run each fuzz target briefly
 	go test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./internal/config
 	go test -run '^$$' -fuzz '^FuzzInspectWAL$$' -fuzztime $(FUZZTIME) ./internal/datadir
 
-test: ## the whole suite: lint, unit, end-to-end, fuzz, packages (install test under systemd-nspawn)
+test: ## the whole suite: lint, unit, end-to-end, fuzz, packages, the three-host lab (root)
 	@mkdir -p build
 	$(MAKE) lint
 	$(MAKE) test-unit
 	$(MAKE) test-e2e
 	$(MAKE) fuzz
 	$(MAKE) test-package
+	$(MAKE) lab-test
 	@echo "make test: all suites passed"
 
 demo: build ## a local three-member cluster that loses a member and heals
@@ -54,3 +55,4 @@ clean: ## remove build outputs
 	rm -rf build dist
 
 include mk/package.mk
+include mk/lab.mk

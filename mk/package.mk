@@ -3,7 +3,7 @@
 #   make -f mk/package.mk test-package   -> the tests in test/packaging
 # nfpm is installed pinned from the Go module proxy by scripts/deps.sh tools.
 
-PKG_CACHE      ?= $(or $(ETCD_REJOIN_CACHE),/var/cache/etcd-rejoin-dev)
+PKG_CACHE      ?= $(or $(REJOIN_DEV_CACHE),/var/cache/etcd-rejoin-dev)
 NFPM           ?= $(PKG_CACHE)/bin/nfpm
 GO             ?= go
 DIST           ?= dist
@@ -40,4 +40,4 @@ $(NFPM):
 	scripts/deps.sh tools
 
 test-package: package ## packaging tests: systemd-analyze, lintian, rpm -qp, install under systemd (root)
-	ETCD_REJOIN_DIST=$(abspath $(DIST)) $(GO) test $(PKG_TEST_FLAGS) ./test/packaging/
+	REJOIN_DEV_DIST=$(abspath $(DIST)) $(GO) test $(PKG_TEST_FLAGS) ./test/packaging/

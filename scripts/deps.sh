@@ -10,7 +10,7 @@ set -euo pipefail
 ETCD_NEW_VERSION=${ETCD_NEW_VERSION:-v3.6.16}
 STATICCHECK_VERSION=${STATICCHECK_VERSION:-v0.8.2}
 NFPM_VERSION=${NFPM_VERSION:-v2.45.2}
-CACHE=${ETCD_REJOIN_CACHE:-/var/cache/etcd-rejoin-dev}
+CACHE=${REJOIN_DEV_CACHE:-/var/cache/etcd-rejoin-dev}
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 log() { echo "deps: $*" >&2; }

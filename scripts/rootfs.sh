@@ -12,7 +12,7 @@
 # Usage: scripts/rootfs.sh
 set -euo pipefail
 
-CACHE=${ETCD_REJOIN_CACHE:-/var/cache/etcd-rejoin-dev}
+CACHE=${REJOIN_DEV_CACHE:-/var/cache/etcd-rejoin-dev}
 SUITE=bookworm
 INCLUDE=systemd,systemd-sysv,dbus,iproute2
 EXTRA_PKGS=(etcd-server etcd-client)

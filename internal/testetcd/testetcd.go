@@ -18,9 +18,9 @@ const (
 	DefaultEtcd36  = "/var/cache/etcd-rejoin-dev/etcd-v3.6.16/etcd"
 	DefaultEtcdctl = "/usr/bin/etcdctl"
 
-	EnvEtcd34  = "ETCD_REJOIN_TEST_ETCD34"
-	EnvEtcd36  = "ETCD_REJOIN_TEST_ETCD36"
-	EnvEtcdctl = "ETCD_REJOIN_TEST_ETCDCTL"
+	EnvEtcd34  = "REJOIN_TEST_ETCD34"
+	EnvEtcd36  = "REJOIN_TEST_ETCD36"
+	EnvEtcdctl = "REJOIN_TEST_ETCDCTL"
 )
 
 // Ports every member listens on, each on its own loopback address.

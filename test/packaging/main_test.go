@@ -4,7 +4,7 @@
 // packaged binary, and an install into a Debian 12 root file system booted
 // under real systemd (systemd-nspawn).
 //
-// The packages come from $ETCD_REJOIN_DIST (set by `make test-package`), or
+// The packages come from $REJOIN_DEV_DIST (set by `make test-package`), or
 // are built once per run with `make -f mk/package.mk package`.
 package packaging_test
 
@@ -144,7 +144,7 @@ func packages(t *testing.T) built {
 }
 
 func locatePackages() (built, error) {
-	dist := os.Getenv("ETCD_REJOIN_DIST")
+	dist := os.Getenv("REJOIN_DEV_DIST")
 	if dist == "" {
 		var err error
 		if dist, err = buildPackages(); err != nil {

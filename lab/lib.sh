@@ -1,0 +1,329 @@
+# shellcheck shell=bash
+# Shared by lab/up, lab/down and lab/ctl: the container lab's layout and the
+# helpers that boot, enter and stop its hosts. Sourced, not run.
+#
+# Settings (environment):
+#   LAB        lab name, also the name of its network namespace (etcdlab)
+#   LAB_NET    first three octets of the lab's /24 (10.213.0); it exists only
+#              inside the lab's network namespace
+#   LAB_HOSTS  number of hosts, etcd1..etcdN (3)
+#   LAB_DIR    where the hosts' root file systems live
+#              (/var/lib/etcd-rejoin-lab/$LAB)
+#   LAB_DEB    the .deb to install (default: the one in dist/, built by
+#              `make package` when missing)
+#   LAB_BOOT_TIMEOUT  seconds to wait for a host to boot, or for the service
+#              to become active (180)
+
+LAB=${LAB:-etcdlab}
+LAB_NET=${LAB_NET:-10.213.0}
+LAB_HOSTS=${LAB_HOSTS:-3}
+LAB_DIR=${LAB_DIR:-/var/lib/etcd-rejoin-lab/$LAB}
+LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-180}
+LAB_BRIDGE=labbr0
+LAB_NETNS=/var/run/netns/$LAB
+LAB_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LAB_INSIDE_ENV=(PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 TERM=dumb ETCDCTL_API=3)
+
+lab_log() { echo "lab[$LAB]: $*" >&2; }
+lab_die() {
+	lab_log "$*"
+	exit 1
+}
+
+lab_check_settings() {
+	[[ $LAB =~ ^[a-z][a-z0-9-]{0,14}$ ]] || lab_die "LAB must be a short lower-case name, got '$LAB'"
+	[[ $LAB_HOSTS =~ ^[1-9]$ ]] || lab_die "LAB_HOSTS must be 1..9, got '$LAB_HOSTS'"
+	# Private ranges only: the addresses exist inside the lab's namespace.
+	[[ $LAB_NET =~ ^(10\.[0-9]{1,3}\.[0-9]{1,3}|192\.168\.[0-9]{1,3}|172\.(1[6-9]|2[0-9]|3[01])\.[0-9]{1,3})$ ]] ||
+		lab_die "LAB_NET must be the first three octets of a private /24, got '$LAB_NET'"
+	[ "$(id -u)" -eq 0 ] || lab_die "must run as root (network namespaces, systemd-nspawn)"
+}
+
+lab_hosts() {
+	local i
+	for ((i = 1; i <= LAB_HOSTS; i++)); do echo "etcd$i"; done
+}
+
+lab_addr() {
+	local n=${1#etcd}
+	[[ $n =~ ^[1-9]$ ]] && ((n <= LAB_HOSTS)) || lab_die "no host named '$1' (etcd1..etcd$LAB_HOSTS)"
+	echo "$LAB_NET.$((10 + n))"
+}
+
+lab_peers() {
+	local h
+	for h in $(lab_hosts); do echo "$h=$(lab_addr "$h")"; done
+}
+
+lab_hostdir() { echo "$LAB_DIR/hosts/$1"; }
+
+# lab_nspawn_pid prints the PID of the host's systemd-nspawn if it runs.
+lab_nspawn_pid() {
+	local f pid
+	f="$(lab_hostdir "$1")/nspawn.pid"
+	[ -f "$f" ] || return 1
+	pid=$(cat "$f")
+	[ -r "/proc/$pid/cmdline" ] || return 1
+	# The PID must still be our nspawn for this root, not a reused number.
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "-D $(lab_hostdir "$1")/root " || return 1
+	echo "$pid"
+}
+
+# lab_pid1 prints the host PID of the container's init (nspawn's child).
+lab_pid1() {
+	local pid kids
+	pid=$(lab_nspawn_pid "$1") || return 1
+	kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null) || return 1
+	set -- $kids
+	[ $# -ge 1 ] || return 1
+	echo "$1"
+}
+
+# lab_exec runs a command inside a host, in all of its namespaces, with a
+# clean environment.
+lab_exec() {
+	local host=$1 pid
+	shift
+	pid=$(lab_pid1 "$host") || lab_die "$host is not running"
+	nsenter -t "$pid" -a -- env -i "${LAB_INSIDE_ENV[@]}" "$@"
+}
+
+lab_netns_exists() { [ -e "$LAB_NETNS" ] && ip netns list | grep -qw "^$LAB"; }
+
+# lab_network creates the namespace and its bridge (with LAB_NET.1).
+lab_network() {
+	if ! lab_netns_exists; then
+		ip netns add "$LAB"
+	fi
+	ip -n "$LAB" link set lo up
+	if ! ip -n "$LAB" link show "$LAB_BRIDGE" >/dev/null 2>&1; then
+		ip -n "$LAB" link add "$LAB_BRIDGE" type bridge
+		ip -n "$LAB" addr add "$LAB_NET.1/24" dev "$LAB_BRIDGE"
+	fi
+	ip -n "$LAB" link set "$LAB_BRIDGE" up
+}
+
+lab_rootfs_template() {
+	"$LAB_REPO/scripts/rootfs.sh"
+}
+
+lab_deb() {
+	local deb
+	if [ -n "${LAB_DEB:-}" ]; then
+		[ -f "$LAB_DEB" ] || lab_die "LAB_DEB=$LAB_DEB not found"
+		echo "$LAB_DEB"
+		return
+	fi
+	deb=$(ls -t "$LAB_REPO"/dist/etcd-rejoin_*.deb 2>/dev/null | head -n1 || true)
+	if [ -z "$deb" ]; then
+		lab_log "no package in dist/: make package"
+		make -s -C "$LAB_REPO" -f mk/package.mk package >&2
+		deb=$(ls -t "$LAB_REPO"/dist/etcd-rejoin_*.deb | head -n1)
+	fi
+	echo "$deb"
+}
+
+# lab_prepare_root makes a fresh root for a host from the template: its
+# hostname, its static address (systemd-networkd, see LAB-NOTES.md), the
+# package and the provisioning script copied in.
+lab_prepare_root() {
+	local host=$1 template=$2 deb=$3 dir root
+	dir=$(lab_hostdir "$host")
+	root=$dir/root
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	cp -a "$template" "$root"
+	echo "$host" >"$root/etc/hostname"
+	cat >"$root/etc/systemd/network/10-host0.network" <<EOF
+[Match]
+Name=host0
+
+[Link]
+RequiredForOnline=yes
+
+[Network]
+Address=$(lab_addr "$host")/24
+LinkLocalAddressing=no
+IPv6AcceptRA=no
+# A cut link (lab/ctl link HOST down) must not take the address away.
+ConfigureWithoutCarrier=yes
+IgnoreCarrierLoss=yes
+EOF
+	systemctl --root="$root" enable systemd-networkd.service >/dev/null 2>&1
+	systemctl --root="$root" disable etcd.service >/dev/null 2>&1 || true
+	mkdir -p "$root/root/lab"
+	cp "$deb" "$root/root/lab/etcd-rejoin.deb"
+	cp "$LAB_REPO/lab/provision/etcd-node.sh" "$root/root/lab/etcd-node.sh"
+}
+
+# lab_cgroup_roots prints the mount points of the cgroup hierarchies that
+# systemd tracks processes with: the unified one (cgroup2), and the v1
+# name=systemd one on a hybrid host.
+lab_cgroup_roots() {
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		echo /sys/fs/cgroup
+		return
+	fi
+	[ -f /sys/fs/cgroup/unified/cgroup.controllers ] && echo /sys/fs/cgroup/unified
+	[ -f /sys/fs/cgroup/systemd/cgroup.procs ] && echo /sys/fs/cgroup/systemd
+	return 0
+}
+
+# lab_cgroups prints the host's own cgroups. nspawn without machined
+# (--register=no --keep-unit) roots the container's cgroup namespace where
+# it was started: started in a shared cgroup, the hosts' systemds would see
+# each other's units (etcd-rejoin.service of all three in one cgroup) and
+# could not kill a unit's leftover processes.
+lab_cgroups() {
+	local r
+	for r in $(lab_cgroup_roots); do echo "$r/etcd-rejoin-lab/$LAB/$1"; done
+}
+
+lab_cgroups_make() {
+	local c
+	for c in $(lab_cgroups "$1"); do mkdir -p "$c"; done
+}
+
+# lab_cgroups_remove removes the host's cgroups, deepest first, once its
+# processes are gone.
+lab_cgroups_remove() {
+	local r
+	for r in $(lab_cgroup_roots); do
+		[ -d "$r/etcd-rejoin-lab/$LAB/$1" ] || continue
+		find "$r/etcd-rejoin-lab/$LAB/$1" -depth -type d -exec rmdir {} + 2>/dev/null || true
+		rmdir "$r/etcd-rejoin-lab/$LAB" "$r/etcd-rejoin-lab" 2>/dev/null || true
+	done
+}
+
+# lab_boot starts the host's container in the lab's namespace, in the
+# background, and waits until its systemd finished booting.
+lab_boot() {
+	local host=$1 dir pid
+	dir=$(lab_hostdir "$host")
+	[ -d "$dir/root" ] || lab_die "$host has no root file system (lab/ctl create $host)"
+	if lab_nspawn_pid "$host" >/dev/null; then
+		lab_log "$host is already running"
+		return 0
+	fi
+	lab_cgroups_make "$host"
+	# The launcher moves itself into the host's own cgroups, then becomes
+	# nspawn (setsid, sh and nsenter all exec).
+	setsid sh -c 'for c in '"$(lab_cgroups "$host" | paste -sd' ' -)"'; do
+		echo $$ >"$c/cgroup.procs" || exit 1
+	done
+	exec "$@"' lab-boot \
+		nsenter --net="$LAB_NETNS" systemd-nspawn -q -b -D "$dir/root" \
+		--register=no --keep-unit --machine="$host" --network-bridge="$LAB_BRIDGE" \
+		--resolv-conf=off --timezone=off --link-journal=no \
+		</dev/null >>"$dir/console.log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$dir/nspawn.pid"
+	lab_wait_booted "$host"
+}
+
+lab_wait_booted() {
+	local host=$1 deadline state pid
+	deadline=$((SECONDS + LAB_BOOT_TIMEOUT))
+	while ((SECONDS < deadline)); do
+		# setsid and nsenter exec nspawn: give that a moment before judging.
+		if ! lab_nspawn_pid "$host" >/dev/null && ((SECONDS > deadline - LAB_BOOT_TIMEOUT + 5)); then
+			lab_die "$host: systemd-nspawn exited during boot; $(tail -n 20 "$(lab_hostdir "$host")/console.log")"
+		fi
+		if pid=$(lab_pid1 "$host"); then
+			state=$(timeout 60 nsenter -t "$pid" -a -- env -i "${LAB_INSIDE_ENV[@]}" \
+				systemctl is-system-running --wait 2>/dev/null || true)
+			case "$state" in
+			running | degraded)
+				lab_log "$host booted ($state)"
+				return 0
+				;;
+			esac
+		fi
+		sleep 0.2
+	done
+	lab_die "$host did not boot within ${LAB_BOOT_TIMEOUT}s"
+}
+
+lab_provision() {
+	local host=$1
+	lab_exec "$host" /bin/sh /root/lab/etcd-node.sh --deb /root/lab/etcd-rejoin.deb \
+		"$host" "$(lab_addr "$host")" $(lab_peers)
+}
+
+# lab_wait_active waits until etcd-rejoin.service is active: with
+# Type=notify that is after READY=1 (healthy, voting, caught up).
+lab_wait_active() {
+	local host=$1 deadline state
+	deadline=$((SECONDS + LAB_BOOT_TIMEOUT))
+	while ((SECONDS < deadline)); do
+		state=$(lab_exec "$host" systemctl is-active etcd-rejoin.service 2>/dev/null || true)
+		if [ "$state" = active ]; then
+			return 0
+		fi
+		sleep 0.5
+	done
+	lab_log "$host: etcd-rejoin.service is '$state' after ${LAB_BOOT_TIMEOUT}s"
+	lab_exec "$host" journalctl --no-pager -n 40 -u etcd-rejoin.service >&2 || true
+	return 1
+}
+
+# lab_stop powers a host off from inside and waits for nspawn to exit;
+# after a grace period it kills the container.
+lab_stop() {
+	local host=$1 pid i
+	pid=$(lab_nspawn_pid "$host") || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 300; i++)); do
+		if ! lab_nspawn_pid "$host" >/dev/null; then
+			lab_cgroups_remove "$host"
+			return 0
+		fi
+		sleep 0.1
+	done
+	lab_log "$host did not power off within 30s: killing it"
+	lab_kill "$host"
+}
+
+# lab_kill ends a host at once, like a power cut: SIGKILL to its init ends
+# its PID namespace, then nspawn goes.
+lab_kill() {
+	local host=$1 pid pid1 i
+	if ! pid=$(lab_nspawn_pid "$host"); then
+		lab_cgroups_remove "$host"
+		return 0
+	fi
+	if pid1=$(lab_pid1 "$host"); then
+		kill -KILL "$pid1" 2>/dev/null || true
+	fi
+	for ((i = 0; i < 100; i++)); do
+		lab_nspawn_pid "$host" >/dev/null || break
+		sleep 0.1
+	done
+	if lab_nspawn_pid "$host" >/dev/null; then
+		kill -KILL "$pid" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do
+			lab_nspawn_pid "$host" >/dev/null || break
+			sleep 0.1
+		done
+	fi
+	if ! lab_nspawn_pid "$host" >/dev/null; then
+		lab_cgroups_remove "$host"
+		return 0
+	fi
+	lab_die "$host: systemd-nspawn $pid survived SIGKILL"
+}
+
+# lab_parallel runs "FUNCTION HOST" for each host at once and fails if any
+# did.
+lab_parallel() {
+	local fn=$1 h pids=() rc=0
+	shift
+	for h in "$@"; do
+		"$fn" "$h" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" || rc=1
+	done
+	return $rc
+}
