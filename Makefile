@@ -4,11 +4,12 @@ SHELL := /bin/bash
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-CACHE   ?= /var/cache/etcd-rejoin-dev
+CACHE   ?= $(or $(REJOIN_DEV_CACHE),/var/cache/etcd-rejoin-dev)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN     := build/etcd-rejoin
 STATICCHECK := $(CACHE)/bin/staticcheck
 FUZZTIME ?= 15s
+export REJOIN_DEV_CACHE := $(CACHE)
 
 .PHONY: help deps build lint test test-unit test-e2e fuzz demo clean
 

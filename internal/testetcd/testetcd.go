@@ -15,7 +15,7 @@ import (
 // Default binary paths; the environment variables below override them.
 const (
 	DefaultEtcd34  = "/usr/bin/etcd"
-	DefaultEtcd36  = "/var/cache/etcd-rejoin-dev/etcd-v3.6.16/etcd"
+	DefaultEtcd36  = "/var/cache/etcd-rejoin-dev/etcd-v3.6.16/etcd" // under $REJOIN_DEV_CACHE when set
 	DefaultEtcdctl = "/usr/bin/etcdctl"
 
 	EnvEtcd34  = "REJOIN_TEST_ETCD34"
@@ -42,7 +42,7 @@ func Versions(t testing.TB) []Version {
 	t.Helper()
 	all := []Version{
 		{Name: "3.4", Binary: envOr(EnvEtcd34, DefaultEtcd34)},
-		{Name: "3.6", Binary: envOr(EnvEtcd36, DefaultEtcd36)},
+		{Name: "3.6", Binary: envOr(EnvEtcd36, etcd36())},
 	}
 	var found []Version
 	for _, v := range all {
@@ -79,6 +79,14 @@ func missing(t testing.TB, msg string) {
 		t.Fatal(msg)
 	}
 	t.Log("skipping: " + msg)
+}
+
+// etcd36 is where scripts/deps.sh caches the etcd 3.6 build.
+func etcd36() string {
+	if cache := os.Getenv("REJOIN_DEV_CACHE"); cache != "" {
+		return filepath.Join(cache, filepath.Base(filepath.Dir(DefaultEtcd36)), "etcd")
+	}
+	return DefaultEtcd36
 }
 
 func envOr(key, def string) string {
