@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/config"
@@ -59,8 +60,16 @@ func main() {
 }
 
 // run parses the command line and maps the outcome to an exit code.
-// --config may stand before or after the command.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// --config may stand before or after the command. A panic on this goroutine
+// (where the service loop runs) exits 1, not Go's 2, which the unit reserves
+// for invalid configurations (RestartPreventExitStatus=2).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "etcd-rejoin: panic: %v\n%s", r, debug.Stack())
+			code = exitFailure
+		}
+	}()
 	app := &app{stdout: stdout, stderr: stderr}
 	top := app.flags("etcd-rejoin")
 	if err := top.Parse(args); err != nil {
