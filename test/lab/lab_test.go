@@ -285,8 +285,16 @@ func (l *lab) assertFormed() map[string]uint64 {
 		if !strings.Contains(status, "Active: active (running)") {
 			l.t.Errorf("%s: status lacks active (running):\n%s", h, status)
 		}
-		text := l.show(h, "StatusText")
+		// Right after a partition heals the returning member may force an
+		// election: STATUS says "degraded" until the next health check.
 		want := fmt.Sprintf("running: member %x of cluster ", ids[h])
+		text := ""
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
+			text = l.show(h, "StatusText")
+			if strings.HasPrefix(text, want) && strings.Contains(text, "voting and caught up") || time.Now().After(deadline) {
+				break
+			}
+		}
 		if !strings.HasPrefix(text, want) || !strings.Contains(text, "voting and caught up") {
 			l.t.Errorf("%s: STATUS %q, want prefix %q and 'voting and caught up'", h, text, want)
 		}
