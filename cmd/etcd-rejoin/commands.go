@@ -37,6 +37,15 @@ func fileExists(p string) bool {
 
 func (a *app) logger(cfg *config.Config) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if os.Getenv("JOURNAL_STREAM") != "" {
+		// The journal stamps every line itself.
+		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}
+	}
 	var h slog.Handler = slog.NewTextHandler(a.stderr, opts)
 	if cfg.LogFormat == "json" {
 		h = slog.NewJSONHandler(a.stderr, opts)

@@ -161,3 +161,19 @@ func mustLoad(t *testing.T, env ...string) *config.Config {
 	}
 	return cfg
 }
+
+func TestJournalLinesCarryNoTimestamp(t *testing.T) {
+	cfg := mustLoad(t)
+	for _, journal := range []string{"", "8:1234"} {
+		t.Setenv("JOURNAL_STREAM", journal)
+		var buf bytes.Buffer
+		(&app{stderr: &buf}).logger(cfg).Info("decision", "action", "restart")
+		hasTime := strings.Contains(buf.String(), "time=")
+		if hasTime != (journal == "") {
+			t.Errorf("JOURNAL_STREAM=%q: line %q", journal, buf.String())
+		}
+		if !strings.Contains(buf.String(), "msg=decision action=restart") {
+			t.Errorf("line %q", buf.String())
+		}
+	}
+}
