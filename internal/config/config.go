@@ -250,6 +250,8 @@ func (b *builder) envVar(name, value string) {
 			return
 		}
 		b.setOwn(k.name, value, src)
+	case !plainEnvName(name):
+		b.warnings = append(b.warnings, fmt.Sprintf("%q is ignored: not a variable name etcd reads", name))
 	default:
 		flag := envToKey(strings.TrimPrefix(name, envEtcdPrefix))
 		if flag == stateFlag {
@@ -261,6 +263,21 @@ func (b *builder) envVar(name, value string) {
 		}
 		b.setEtcd(flag, value, src)
 	}
+}
+
+// plainEnvName reports whether name is ETCD_ followed by upper-case letters,
+// digits and underscores: the only names that map to etcd flags.
+func plainEnvName(name string) bool {
+	rest := strings.TrimPrefix(name, envEtcdPrefix)
+	if rest == "" {
+		return false
+	}
+	for _, r := range rest {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 func envToKey(s string) string { return strings.ReplaceAll(strings.ToLower(s), "_", "-") }

@@ -268,3 +268,21 @@ func TestEnvName(t *testing.T) {
 		t.Errorf("OwnEnvName = %s", got)
 	}
 }
+
+func TestOddEnvironmentNamesIgnored(t *testing.T) {
+	cfg, err := load(t, "", "ETCD_=x", "ETCD_\x00=y", "ETCD_lower=z", "ETCD_HEARTBEAT_INTERVAL=150")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for flag := range cfg.Etcd {
+		if flag == "" || flag == "\x00" || flag == "lower" {
+			t.Errorf("flag %q taken from an odd variable name", flag)
+		}
+	}
+	if cfg.Etcd["heartbeat-interval"] != "150" {
+		t.Errorf("heartbeat-interval = %q", cfg.Etcd["heartbeat-interval"])
+	}
+	if w := strings.Join(cfg.Warnings, "\n"); !strings.Contains(w, `"ETCD_lower" is ignored`) {
+		t.Errorf("warnings = %q", w)
+	}
+}
