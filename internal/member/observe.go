@@ -140,6 +140,12 @@ func (ob *observer) askStatus(ctx context.Context, endpoints []string) {
 func (ob *observer) statusOf(ctx context.Context, endpoint string) statusResult {
 	sctx, cancel := context.WithTimeout(ctx, min(ob.o.DialTimeout, ob.o.RequestTimeout))
 	defer cancel()
+	// A refused connection is known at once; gRPC would only report it
+	// when the timeout ends.
+	if err := refused(sctx, endpoint); err != nil {
+		ob.o.Log.Debug("endpoint did not answer", "endpoint", endpoint, "err", err)
+		return statusResult{err: fmt.Errorf("status: %w", err)}
+	}
 	resp, err := ob.cli.Status(sctx, endpoint)
 	if err != nil {
 		err = explain(ctx, endpoint, ob.tls, ob.o.DialTimeout, err)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -54,5 +55,25 @@ func probeTLS(ctx context.Context, conn net.Conn, host string, cfg *tls.Config) 
 	if _, err := tc.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 		return fmt.Errorf("TLS: server rejected the connection: %w", err)
 	}
+	return nil
+}
+
+// refused returns an error only when nothing listens at the endpoint's
+// address (the connection is refused): every other outcome is left to the
+// real request.
+func refused(ctx context.Context, endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return nil
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return fmt.Errorf("%s: %w", endpoint, err)
+		}
+		return nil
+	}
+	_ = conn.Close()
 	return nil
 }

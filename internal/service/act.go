@@ -19,12 +19,18 @@ import (
 type errLookAgain struct {
 	why string
 	err error
+	// soon: the cluster refused a change only for a few seconds (etcd wants
+	// every voter connected for 5 s after a change): look again shortly
+	// instead of backing off.
+	soon bool
 }
 
 func (e *errLookAgain) Error() string { return e.why }
 func (e *errLookAgain) Unwrap() error { return e.err }
 
-func lookAgain(err error) error { return &errLookAgain{why: err.Error(), err: err} }
+func lookAgain(err error) error {
+	return &errLookAgain{why: err.Error(), err: err, soon: errors.Is(err, member.ErrClusterUnhealthy)}
+}
 
 // launch is what etcd is started with once the plan's membership steps are
 // done.
@@ -108,9 +114,9 @@ func (s *Service) replace(ctx context.Context, p plan.Plan, endpoints []string) 
 	added, _, err := cli.Add(ctx, s.cfg.PeerURLs, p.AsLearner)
 	switch {
 	case errors.Is(err, member.ErrTooManyLearners):
-		return launch{}, &errLookAgain{"another member is joining as a learner; waiting for its promotion", err}
+		return launch{}, &errLookAgain{why: "another member is joining as a learner; waiting for its promotion", err: err}
 	case errors.Is(err, member.ErrPeerURLExists):
-		return launch{}, &errLookAgain{"an entry with this member's peer URL appeared meanwhile", err}
+		return launch{}, &errLookAgain{why: "an entry with this member's peer URL appeared meanwhile", err: err}
 	case err != nil:
 		return launch{}, lookAgain(fmt.Errorf("add this member (%s): %w", strings.Join(s.cfg.PeerURLs, ","), err))
 	}

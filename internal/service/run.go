@@ -19,6 +19,7 @@ import (
 const (
 	firstBackoff = time.Second
 	readyPoll    = 250 * time.Millisecond
+	retrySoon    = 500 * time.Millisecond
 )
 
 // Run is the service: it returns nil after a clean stop (ctx cancelled) and
@@ -29,29 +30,41 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	backoff := firstBackoff
 	for {
-		l, p, err := s.prepare(ctx)
-		var again *errLookAgain
+		why, soon, err := s.attempt(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return s.stopped(ctx)
-		case errors.As(err, &again):
-			s.status("waiting: "+again.why, "retry_in", backoff.String())
 		case err != nil:
 			return err
-		case p.Action == plan.Wait:
-			s.status("waiting: "+p.Reason, "retry_in", backoff.String())
-		default:
-			err := s.runEtcd(ctx, p, l)
-			if !errors.As(err, &again) {
-				return err
-			}
-			s.status("waiting: "+again.why, "retry_in", backoff.String())
 		}
-		if !sleep(ctx, backoff) {
+		pause := backoff
+		if soon {
+			pause = retrySoon
+		} else {
+			backoff = min(2*backoff, s.cfg.WaitBackoffMax)
+		}
+		s.status("waiting: "+why, "retry_in", pause.String())
+		if !sleep(ctx, pause) {
 			return s.stopped(ctx)
 		}
-		backoff = min(2*backoff, s.cfg.WaitBackoffMax)
 	}
+}
+
+// attempt observes, decides, acts and runs etcd. It returns why it must look
+// again (and whether soon), or how the service ended.
+func (s *Service) attempt(ctx context.Context) (why string, soon bool, err error) {
+	l, p, err := s.prepare(ctx)
+	if err == nil && p.Action == plan.Wait {
+		return p.Reason, false, nil
+	}
+	if err == nil {
+		err = s.runEtcd(ctx, p, l)
+	}
+	var again *errLookAgain
+	if errors.As(err, &again) {
+		return again.why, again.soon, nil
+	}
+	return "", false, err
 }
 
 // prepare observes, decides and carries out the membership steps.
@@ -131,7 +144,7 @@ func membershipRace(p plan.Plan, proc *supervise.Process, err error) error {
 	}
 	for _, line := range proc.Tail() {
 		if strings.Contains(line, "error validating peerURLs") {
-			return &errLookAgain{"etcd refused the member list, which changed while it started; looking again", err}
+			return &errLookAgain{why: "etcd refused the member list, which changed while it started; looking again", err: err}
 		}
 	}
 	return err
