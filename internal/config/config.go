@@ -62,6 +62,7 @@ type Config struct {
 	HealthInterval time.Duration
 	WaitBackoffMax time.Duration
 	StopTimeout    time.Duration
+	JoinTimeout    time.Duration
 	LogLevel       slog.Level
 	LogFormat      string
 	ClientTLS      TLS

@@ -79,7 +79,7 @@ func TestBuiltInDefaults(t *testing.T) {
 	want := &Config{
 		EtcdBinary: "etcd", Learner: true, KeepBackups: 3,
 		DialTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second, HealthInterval: 5 * time.Second,
-		WaitBackoffMax: 30 * time.Second, StopTimeout: 20 * time.Second, LogFormat: "text",
+		WaitBackoffMax: 30 * time.Second, StopTimeout: 20 * time.Second, JoinTimeout: 5 * time.Minute, LogFormat: "text",
 		StateFile: "default.etcd.rejoin-state.json",
 		Name:      "default", DataDir: "default.etcd", PeerURLs: []string{"http://localhost:2380"},
 		InitialCluster: map[string][]string{"default": {"http://localhost:2380"}},

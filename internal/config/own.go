@@ -41,6 +41,7 @@ var ownKeys = []ownKey{
 	{"health-interval", "5s", kDuration, "how often the running member is checked (at most half the watchdog interval)"},
 	{"wait-backoff-max", "30s", kDuration, "longest pause between two looks while waiting"},
 	{"stop-timeout", "20s", kDuration, "how long etcd may take to stop before it is killed"},
+	{"join-timeout", "5m", kDuration, "a joining member that does not answer at all within this time is stopped and the cluster looked at again"},
 	{"log-level", "info", kString, "debug, info, warn or error"},
 	{"log-format", "text", kString, "text or json"},
 	{"client-tls.cert-file", "", kString, "client certificate to talk to the cluster; default: etcd's client-cert-file or cert-file"},
@@ -106,6 +107,7 @@ func (b *builder) parseOwn(cfg *Config) {
 	cfg.HealthInterval = p.duration("health-interval")
 	cfg.WaitBackoffMax = p.duration("wait-backoff-max")
 	cfg.StopTimeout = p.duration("stop-timeout")
+	cfg.JoinTimeout = p.duration("join-timeout")
 	cfg.LogLevel = p.level("log-level")
 	cfg.LogFormat = p.oneOf("log-format", "text", "json")
 	cfg.ClientTLS = p.tls("client-tls")

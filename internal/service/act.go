@@ -39,6 +39,7 @@ type launch struct {
 	initialCluster string // rebuilt from the live list when joining; "" keeps the configured one
 	memberID       uint64 // the live entry it starts as, when known
 	endpoints      []string
+	joining        bool // a member without data joining the live cluster
 }
 
 // act carries out the membership steps of a plan. Every step is safe to
@@ -72,6 +73,7 @@ func (s *Service) act(ctx context.Context, obs plan.Observation, p plan.Plan) (l
 			initialCluster: InitialCluster(members, p.Existing.ID, s.cfg.Name),
 			memberID:       p.Existing.ID,
 			endpoints:      endpoints,
+			joining:        true,
 		}, nil
 	}
 	return s.replace(ctx, p, endpoints)
@@ -134,6 +136,7 @@ func (s *Service) replace(ctx context.Context, p plan.Plan, endpoints []string) 
 		initialCluster: InitialCluster(members, added.ID, s.cfg.Name),
 		memberID:       added.ID,
 		endpoints:      endpoints,
+		joining:        true,
 	}, nil
 }
 

@@ -173,15 +173,27 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 	tick := time.NewTicker(min(readyPoll, s.cfg.HealthInterval))
 	defer tick.Stop()
 	last := ""
+	answered := false
+	stall := time.NewTimer(s.cfg.JoinTimeout)
+	defer stall.Stop()
+	if !l.joining {
+		stall.Stop()
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return member.Health{}, ctx.Err()
 		case <-proc.Done():
 			return member.Health{}, fmt.Errorf("etcd exited before it was ready: %w", proc.Err())
+		case <-stall.C:
+			if !answered {
+				return member.Health{}, s.stalled(proc)
+			}
+			continue
 		case <-tick.C:
 		}
 		h, err := s.localHealth(ctx)
+		answered = answered || h.MemberID != 0
 		msg := ""
 		switch {
 		case err != nil:
@@ -201,6 +213,18 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 			last = msg
 		}
 	}
+}
+
+// stalled stops a joining etcd that never answered within join-timeout, so
+// that the cluster is looked at again (its data, if any, stays: the next
+// look restarts it on that data or decides anew).
+func (s *Service) stalled(proc *supervise.Process) error {
+	why := fmt.Sprintf("etcd joined but did not answer within %s; stopped it, looking again", s.cfg.JoinTimeout)
+	s.log.Warn(why)
+	if err := proc.Stop(s.cfg.StopTimeout); err != nil {
+		s.log.Info("etcd stopped", "exit", err.Error())
+	}
+	return &errLookAgain{why: why}
 }
 
 // promote tries once to promote the learner; it reports whether it did.

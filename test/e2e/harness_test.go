@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 }
 
 const (
-	readyTimeout = 90 * time.Second
+	readyTimeout = 150 * time.Second
 	exitTimeout  = 45 * time.Second
 )
 
@@ -114,6 +114,7 @@ func (l *lab) env(i int) []string {
 		"ETCD_REJOIN_HEALTH_INTERVAL=1s",
 		"ETCD_REJOIN_WAIT_BACKOFF_MAX=2s",
 		"ETCD_REJOIN_STOP_TIMEOUT=10s",
+		"ETCD_REJOIN_JOIN_TIMEOUT=45s",
 		"ETCD_REJOIN_LOG_LEVEL=debug",
 	}
 	if !l.discover {

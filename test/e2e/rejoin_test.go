@@ -30,6 +30,7 @@ const (
 	netFirstStart = 38
 	netLearner    = 40
 	netAbort      = 42
+	netStall      = 44
 )
 
 // A member's WAL is lost while the others run: the data dir holds a backend
@@ -527,4 +528,42 @@ func learnerStarted(l *lab, id uint64) bool {
 		}
 	}
 	return false
+}
+
+// A joining etcd that never answers (here: a wrapper that sleeps on its
+// first run) is stopped after join-timeout and the cluster looked at again;
+// the second try reuses the entry the first one added.
+func TestStalledJoinLooksAgain(t *testing.T) {
+	forEachVersion(t, netStall, func(t *testing.T, v testetcd.Version, prefix string) {
+		l := newLab(t, v, prefix, 3)
+		l.startAll()
+		l.hosts[2].stop(20 * time.Second)
+		if err := os.RemoveAll(l.nodes[2].DataDir); err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		wrapper := filepath.Join(dir, "etcd")
+		script := "#!/bin/sh\nif [ ! -e " + dir + "/tried ]; then touch " + dir + "/tried; exec sleep 600; fi\nexec " + v.Binary + " \"$@\"\n"
+		if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		h := l.start(2, "ETCD_REJOIN_ETCD_BINARY="+wrapper, "ETCD_REJOIN_JOIN_TIMEOUT=3s")
+		h.waitReady(t)
+		out := h.out.String()
+		if !strings.Contains(out, "did not answer within 3s; stopped it, looking again") {
+			t.Errorf("no word of the stalled join:\n%s", h.tail(20))
+		}
+		if !strings.Contains(out, "action=rejoin") || !strings.Contains(out, "action=join") {
+			t.Errorf("want a rejoin, then a join reusing its entry:\n%s", h.tail(30))
+		}
+		ms := l.members()
+		if len(ms) != 3 {
+			t.Errorf("members = %+v, want 3", ms)
+		}
+		for _, m := range ms {
+			if m.Learner || !m.Started {
+				t.Errorf("member %+v is not a started voter", m)
+			}
+		}
+	})
 }

@@ -37,8 +37,8 @@ func newLab(t *testing.T, name string) *lab {
 	t.Cleanup(l.down)
 	start := time.Now()
 	r := run(t, 10*time.Minute, l.env, "lab/up")
-	if r.code != 0 {
-		t.Fatalf("lab/up: exit %d:\n%s", r.code, r.out)
+	if r.Code != 0 {
+		t.Fatalf("lab/up: exit %d:\n%s", r.Code, r.Out)
 	}
 	record(t, name+": lab/up (copy, boot, provision, READY)", time.Since(start))
 	return l
@@ -49,12 +49,12 @@ func (l *lab) down() {
 	if t.Failed() {
 		for _, h := range hosts {
 			r := l.ctl(time.Minute, "journal", h, "-n", "60", "-o", "short-precise")
-			t.Logf("journal of %s:\n%s", h, r.out)
+			t.Logf("journal of %s:\n%s", h, r.Out)
 		}
 	}
 	r := run(t, 5*time.Minute, l.env, "lab/down")
-	if r.code != 0 {
-		t.Errorf("lab/down: exit %d:\n%s", r.code, r.out)
+	if r.Code != 0 {
+		t.Errorf("lab/down: exit %d:\n%s", r.Code, r.Out)
 	}
 	l.assertNothingLeft()
 }
@@ -72,8 +72,8 @@ func (l *lab) assertNothingLeft() {
 			t.Errorf("lab/down left %s behind", p)
 		}
 	}
-	if r := run(t, time.Minute, nil, "ip", "netns", "list"); strings.Contains(r.out, l.name) {
-		t.Errorf("lab/down left netns %s: %s", l.name, r.out)
+	if r := run(t, time.Minute, nil, "ip", "netns", "list"); strings.Contains(r.Out, l.name) {
+		t.Errorf("lab/down left netns %s: %s", l.name, r.Out)
 	}
 	mounts, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
@@ -106,10 +106,10 @@ func (l *lab) ctl(timeout time.Duration, args ...string) result {
 func (l *lab) mustCtl(timeout time.Duration, args ...string) string {
 	l.t.Helper()
 	r := l.ctl(timeout, args...)
-	if r.code != 0 {
-		l.t.Fatalf("lab/ctl %s: exit %d:\n%s", strings.Join(args, " "), r.code, r.out)
+	if r.Code != 0 {
+		l.t.Fatalf("lab/ctl %s: exit %d:\n%s", strings.Join(args, " "), r.Code, r.Out)
 	}
-	return r.out
+	return r.Out
 }
 
 // exec runs a command inside a host and returns its trimmed output.
@@ -190,10 +190,10 @@ func (l *lab) put(host, key, value string) {
 	l.t.Helper()
 	l.waitFor("put "+key+" on "+host, time.Minute, func() bool {
 		r := l.ctl(time.Minute, "etcdctl", host, "put", key, value)
-		if r.code != 0 {
-			l.t.Logf("put %s on %s: exit %d (retrying)", key, host, r.code)
+		if r.Code != 0 {
+			l.t.Logf("put %s on %s: exit %d (retrying)", key, host, r.Code)
 		}
-		return r.code == 0 && strings.TrimSpace(r.out) == "OK"
+		return r.Code == 0 && strings.TrimSpace(r.Out) == "OK"
 	})
 }
 
@@ -211,12 +211,12 @@ func (l *lab) waitActive(host string, timeout time.Duration, not string) {
 	deadline := time.Now().Add(timeout)
 	for {
 		r := l.ctl(time.Minute, "exec", host, "systemctl", "show", "-p", "ActiveState", "-p", "SubState", "-p", "MainPID", unit)
-		if r.code == 0 && strings.Contains(r.out, "ActiveState=active") && strings.Contains(r.out, "SubState=running") &&
-			(not == "" || !strings.Contains(r.out, "MainPID="+not+"\n")) {
+		if r.Code == 0 && strings.Contains(r.Out, "ActiveState=active") && strings.Contains(r.Out, "SubState=running") &&
+			(not == "" || !strings.Contains(r.Out, "MainPID="+not+"\n")) {
 			return
 		}
 		if time.Now().After(deadline) {
-			l.t.Fatalf("%s: %s not active after %s:\n%s", host, unit, timeout, r.out)
+			l.t.Fatalf("%s: %s not active after %s:\n%s", host, unit, timeout, r.Out)
 		}
 		time.Sleep(300 * time.Millisecond)
 	}

@@ -12,9 +12,6 @@
 package lab_test
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -24,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/etcd-rejoin/etcd-rejoin/internal/testcmd"
 )
 
 // repoRoot is the repository's top directory.
@@ -35,64 +34,23 @@ var repoRoot = func() string {
 	return abs
 }()
 
-func inCI() bool { return os.Getenv("CI") == "true" }
-
-// needRoot skips when not root, unless in CI, where it fails.
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if inCI() {
-		t.Fatal("the lab suite needs root (network namespaces, systemd-nspawn); CI must run it as root")
-	}
-	t.Skip("lab suite NOT RUN: not root (network namespaces and systemd-nspawn need root); run as root, or with CI=true to make this an error")
+	testcmd.NeedRoot(t, "the lab suite (network namespaces, systemd-nspawn)")
 }
 
-// needTools fails (CI) or skips when a program the lab runs is missing.
 func needTools(t *testing.T) {
 	t.Helper()
-	for _, name := range []string{"systemd-nspawn", "nsenter", "ip", "debootstrap", "make"} {
-		if _, err := exec.LookPath(name); err != nil {
-			if inCI() {
-				t.Fatalf("%s is required (scripts/deps.sh apt): %v", name, err)
-			}
-			t.Skipf("lab suite NOT RUN: %s not installed (scripts/deps.sh apt)", name)
-		}
-	}
+	testcmd.NeedTools(t, "systemd-nspawn", "nsenter", "ip", "debootstrap", "make")
 }
 
 // result is the outcome of one command.
-type result struct {
-	out  string // stdout and stderr, interleaved
-	code int
-}
+type result = testcmd.Result
 
-// run runs a command with a deadline; it fails the test only when the
-// command cannot run at all or times out.
+// run runs a command in the repository with env added to ours.
 func run(t *testing.T, timeout time.Duration, env []string, name string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), env...)
-	var buf bytes.Buffer
-	cmd.Stdout = &buf
-	cmd.Stderr = &buf
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return result{out: buf.String()}
-	case ctx.Err() != nil:
-		t.Fatalf("%s %s: timed out after %s; output:\n%s", name, strings.Join(args, " "), timeout, buf.String())
-	case errors.As(err, &exit):
-		return result{out: buf.String(), code: exit.ExitCode()}
-	default:
-		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
-	}
-	return result{}
+	return testcmd.Run(t, timeout, repoRoot, append(os.Environ(), env...), name, args...)
 }
 
 var (

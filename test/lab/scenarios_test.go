@@ -162,7 +162,7 @@ func frozenEtcd(t *testing.T, l *lab, h string, ids map[string]uint64) {
 	if n := l.nRestarts(h); n != before+1 {
 		t.Errorf("%s: NRestarts %d, want %d", h, n, before+1)
 	}
-	if r := l.ctl(time.Minute, "exec", h, "test", "-e", "/proc/"+etcd); r.code == 0 && etcd != l.etcdPID(h) {
+	if r := l.ctl(time.Minute, "exec", h, "test", "-e", "/proc/"+etcd); r.Code == 0 && etcd != l.etcdPID(h) {
 		t.Errorf("%s: the frozen etcd %s is still there", h, etcd)
 	}
 	if got := l.memberID(h); got != ids[h] {
@@ -212,7 +212,7 @@ func TestLinkDown(t *testing.T) {
 	start := time.Now()
 	l.waitFor(h+": caught up with the write made while cut off", 3*time.Minute, func() bool {
 		r := l.ctl(time.Minute, "etcdctl", h, "get", "--consistency=s", "--print-value-only", "/lab/c/during")
-		return r.code == 0 && strings.TrimSpace(r.out) == value
+		return r.Code == 0 && strings.TrimSpace(r.Out) == value
 	})
 	l.waitActive(h, 3*time.Minute, "")
 	record(t, "link down 70s: back, caught up and active", time.Since(start))

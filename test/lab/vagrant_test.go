@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/etcd-rejoin/etcd-rejoin/internal/testcmd"
 )
 
 // TestVagrantfileValidates: `vagrant validate` accepts the Vagrantfile
@@ -16,7 +18,7 @@ import (
 func TestVagrantfileValidates(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("vagrant"); err != nil {
-		if inCI() {
+		if testcmd.InCI() {
 			t.Fatalf("vagrant is required (scripts/deps.sh apt): %v", err)
 		}
 		t.Skipf("vagrant not installed (scripts/deps.sh apt)")
@@ -35,12 +37,12 @@ func TestVagrantfileValidates(t *testing.T) {
 		t.Fatalf("write stand-in package: %v", err)
 	}
 	r := validate(t, debFile)
-	if r.code != 0 || !strings.Contains(r.out, "Vagrantfile validated successfully") {
-		t.Errorf("vagrant validate: exit %d:\n%s", r.code, r.out)
+	if r.Code != 0 || !strings.Contains(r.Out, "Vagrantfile validated successfully") {
+		t.Errorf("vagrant validate: exit %d:\n%s", r.Code, r.Out)
 	}
 	r = validate(t, filepath.Join(t.TempDir(), "missing.deb"))
-	if r.code == 0 || !strings.Contains(r.out, "missing.deb must exist") {
-		t.Errorf("vagrant validate with no package: exit %d, want an error naming it:\n%s", r.code, r.out)
+	if r.Code == 0 || !strings.Contains(r.Out, "missing.deb must exist") {
+		t.Errorf("vagrant validate with no package: exit %d, want an error naming it:\n%s", r.Code, r.Out)
 	}
 }
 

@@ -22,11 +22,11 @@ func TestShippedConfigParses(t *testing.T) {
 	b := packages(t)
 	path := filepath.Join(b.root, "etc", "etcd-rejoin.toml")
 	r := checkConfig(t, b, path)
-	if r.code != 0 {
-		t.Fatalf("etcd-rejoin --config %s check: exit %d, want 0:\n%s", path, r.code, r.out)
+	if r.Code != 0 {
+		t.Fatalf("etcd-rejoin --config %s check: exit %d, want 0:\n%s", path, r.Code, r.Out)
 	}
-	if !strings.Contains(r.out, "configuration OK: member default") {
-		t.Errorf("check output lacks the default member name:\n%s", r.out)
+	if !strings.Contains(r.Out, "configuration OK: member default") {
+		t.Errorf("check output lacks the default member name:\n%s", r.Out)
 	}
 }
 
@@ -56,8 +56,8 @@ func TestShippedConfigKeysAreReal(t *testing.T) {
 		t.Fatalf("write uncommented config: %v", err)
 	}
 	r := checkConfig(t, b, path)
-	if r.code != 0 {
-		t.Fatalf("check with all %d settings uncommented: exit %d, want 0:\n%s", n, r.code, r.out)
+	if r.Code != 0 {
+		t.Fatalf("check with all %d settings uncommented: exit %d, want 0:\n%s", n, r.Code, r.Out)
 	}
 }
 
@@ -68,12 +68,12 @@ func TestBrokenConfigExits2(t *testing.T) {
 		t.Fatalf("write bad config: %v", err)
 	}
 	r := checkConfig(t, b, path)
-	if r.code != 2 {
-		t.Fatalf("check on a broken config: exit %d, want 2 (the unit's RestartPreventExitStatus):\n%s", r.code, r.out)
+	if r.Code != 2 {
+		t.Fatalf("check on a broken config: exit %d, want 2 (the unit's RestartPreventExitStatus):\n%s", r.Code, r.Out)
 	}
 	for _, want := range []string{"no-such-key", "initial-cluster-state"} {
-		if !strings.Contains(r.out, want) {
-			t.Errorf("check output does not name %q:\n%s", want, r.out)
+		if !strings.Contains(r.Out, want) {
+			t.Errorf("check output does not name %q:\n%s", want, r.Out)
 		}
 	}
 }

@@ -76,7 +76,7 @@ func (c *container) boot() {
 	for {
 		if pid, err := c.pid1(); err == nil {
 			r := c.exec(3*time.Minute, "systemctl", "is-system-running", "--wait")
-			state := strings.TrimSpace(r.out)
+			state := strings.TrimSpace(r.Out)
 			if state == "running" || state == "degraded" {
 				c.t.Logf("%s booted: %s", c.name, state)
 				return
@@ -151,10 +151,10 @@ func (c *container) exec(timeout time.Duration, args ...string) result {
 func (c *container) mustExec(args ...string) string {
 	c.t.Helper()
 	r := c.exec(2*time.Minute, args...)
-	if r.code != 0 {
-		c.t.Fatalf("in %s: %s: exit %d:\n%s", c.name, strings.Join(args, " "), r.code, r.out)
+	if r.Code != 0 {
+		c.t.Fatalf("in %s: %s: exit %d:\n%s", c.name, strings.Join(args, " "), r.Code, r.Out)
 	}
-	return r.out
+	return r.Out
 }
 
 // poweroff shuts the container down from inside and waits for nspawn.
@@ -219,11 +219,11 @@ func (c *container) waitFor(want string, timeout time.Duration, args ...string) 
 	var last result
 	for time.Now().Before(deadline) {
 		last = c.exec(time.Minute, args...)
-		if strings.TrimSpace(last.out) == want {
+		if strings.TrimSpace(last.Out) == want {
 			return
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
 	c.t.Fatalf("in %s: %s: still %q (exit %d) after %s, want %q", c.name, strings.Join(args, " "),
-		strings.TrimSpace(last.out), last.code, timeout, want)
+		strings.TrimSpace(last.Out), last.Code, timeout, want)
 }

@@ -30,7 +30,7 @@ func TestInstallBootRemove(t *testing.T) {
 	c.boot()
 
 	// Debian's etcd.service runs at first: the collision is real.
-	if got := c.exec(time.Minute, "systemctl", "is-active", "etcd.service").out; strings.TrimSpace(got) != "active" {
+	if got := c.exec(time.Minute, "systemctl", "is-active", "etcd.service").Out; strings.TrimSpace(got) != "active" {
 		t.Fatalf("precondition: Debian's etcd.service is %q, want active", strings.TrimSpace(got))
 	}
 
@@ -73,10 +73,10 @@ func installed(t *testing.T, c *container) {
 			t.Errorf("%s: %q, want %q", path, got, want)
 		}
 	}
-	if got := strings.TrimSpace(c.exec(time.Minute, "systemctl", "is-enabled", unitName).out); got != "disabled" {
+	if got := strings.TrimSpace(c.exec(time.Minute, "systemctl", "is-enabled", unitName).Out); got != "disabled" {
 		t.Errorf("after install %s is %q, want disabled until configured", unitName, got)
 	}
-	if got := strings.TrimSpace(c.exec(time.Minute, "systemctl", "is-active", unitName).out); got != "inactive" {
+	if got := strings.TrimSpace(c.exec(time.Minute, "systemctl", "is-active", unitName).Out); got != "inactive" {
 		t.Errorf("after install %s is %q, want inactive", unitName, got)
 	}
 }
@@ -86,10 +86,10 @@ func installed(t *testing.T, c *container) {
 func enabledAndRunning(t *testing.T, c *container) {
 	t.Helper()
 	r := c.exec(5*time.Minute, "systemctl", "enable", "--now", unitName)
-	if r.code != 0 {
-		t.Fatalf("systemctl enable --now: exit %d:\n%s\n%s", r.code, r.out, journal(c))
+	if r.Code != 0 {
+		t.Fatalf("systemctl enable --now: exit %d:\n%s\n%s", r.Code, r.Out, journal(c))
 	}
-	status := c.exec(time.Minute, "systemctl", "status", "--no-pager", "--lines=0", unitName).out
+	status := c.exec(time.Minute, "systemctl", "status", "--no-pager", "--lines=0", unitName).Out
 	t.Logf("systemctl status:\n%s", status)
 	if !strings.Contains(status, "Active: active (running)") {
 		t.Fatalf("status lacks active (running):\n%s\n%s", status, journal(c))
@@ -97,7 +97,7 @@ func enabledAndRunning(t *testing.T, c *container) {
 	if !regexp.MustCompile(`(?m)^\s+Status: "[^"]+"`).MatchString(status) {
 		t.Errorf("status shows no STATUS= line:\n%s", status)
 	}
-	if got := strings.TrimSpace(c.exec(time.Minute, "systemctl", "is-active", "etcd.service").out); got != "inactive" {
+	if got := strings.TrimSpace(c.exec(time.Minute, "systemctl", "is-active", "etcd.service").Out); got != "inactive" {
 		t.Errorf("Debian's etcd.service is %q after starting %s, want inactive (Conflicts=)", got, unitName)
 	}
 }
@@ -147,7 +147,7 @@ func upgradeRestarts(t *testing.T, c *container) {
 	if before == after {
 		t.Errorf("upgrade did not restart the service: main PID still %s", after)
 	}
-	if got := strings.TrimSpace(c.exec(time.Minute, "systemctl", "is-enabled", unitName).out); got != "enabled" {
+	if got := strings.TrimSpace(c.exec(time.Minute, "systemctl", "is-enabled", unitName).Out); got != "enabled" {
 		t.Errorf("after upgrade %s is %q, want enabled", unitName, got)
 	}
 }
@@ -157,10 +157,10 @@ func upgradeRestarts(t *testing.T, c *container) {
 func onlyRejoinAfterReboot(t *testing.T, c *container, value string) {
 	t.Helper()
 	c.waitFor("active", 5*time.Minute, "systemctl", "is-active", unitName)
-	if got := strings.TrimSpace(c.exec(time.Minute, "systemctl", "is-enabled", "etcd.service").out); got != "enabled" {
+	if got := strings.TrimSpace(c.exec(time.Minute, "systemctl", "is-enabled", "etcd.service").Out); got != "enabled" {
 		t.Logf("note: Debian's etcd.service is %q (the package leaves it alone)", got)
 	}
-	if got := strings.TrimSpace(c.exec(time.Minute, "systemctl", "is-active", "etcd.service").out); got != "inactive" {
+	if got := strings.TrimSpace(c.exec(time.Minute, "systemctl", "is-active", "etcd.service").Out); got != "inactive" {
 		t.Errorf("after reboot Debian's etcd.service is %q, want inactive", got)
 	}
 	readsBack(t, c, value)
@@ -193,7 +193,7 @@ func badConfigDoesNotFlap(t *testing.T, c *container) {
 	t.Helper()
 	c.mustExec("cp", "-p", "/etc/etcd-rejoin.toml", "/root/etcd-rejoin.toml.good")
 	c.mustExec("sh", "-c", "echo 'no-such-key = 1' >> /etc/etcd-rejoin.toml")
-	if r := c.exec(2*time.Minute, "systemctl", "restart", unitName); r.code == 0 {
+	if r := c.exec(2*time.Minute, "systemctl", "restart", unitName); r.Code == 0 {
 		t.Errorf("systemctl restart with a broken config succeeded")
 	}
 	c.waitFor("failed", time.Minute, "systemctl", "is-active", unitName)
@@ -202,8 +202,8 @@ func badConfigDoesNotFlap(t *testing.T, c *container) {
 		t.Errorf("after a broken config: %q, want ExecMainStatus=2 and NRestarts=0", got)
 	}
 	c.mustExec("cp", "-p", "/root/etcd-rejoin.toml.good", "/etc/etcd-rejoin.toml")
-	if r := c.exec(5*time.Minute, "systemctl", "restart", unitName); r.code != 0 {
-		t.Fatalf("restart with the config restored: exit %d:\n%s\n%s", r.code, r.out, journal(c))
+	if r := c.exec(5*time.Minute, "systemctl", "restart", unitName); r.Code != 0 {
+		t.Fatalf("restart with the config restored: exit %d:\n%s\n%s", r.Code, r.Out, journal(c))
 	}
 }
 
@@ -216,7 +216,7 @@ func removeKeepsData(t *testing.T, c *container) {
 		t.Fatalf("no WAL below %s before removal", stateDir)
 	}
 	c.mustExec("dpkg", "-r", "etcd-rejoin")
-	if got := strings.TrimSpace(c.exec(time.Minute, "systemctl", "is-active", unitName).out); got != "inactive" {
+	if got := strings.TrimSpace(c.exec(time.Minute, "systemctl", "is-active", unitName).Out); got != "inactive" {
 		t.Errorf("after dpkg -r %s is %q, want inactive", unitName, got)
 	}
 	if after := c.mustExec("find", stateDir, "-path", "*/member/wal/*.wal"); after != before {
@@ -226,16 +226,16 @@ func removeKeepsData(t *testing.T, c *container) {
 	if after := c.mustExec("find", stateDir, "-path", "*/member/wal/*.wal"); after != before {
 		t.Errorf("dpkg -P changed the data: WAL files before %q, after %q", before, after)
 	}
-	if r := c.exec(time.Minute, "test", "-e", "/etc/etcd-rejoin.toml"); r.code == 0 {
+	if r := c.exec(time.Minute, "test", "-e", "/etc/etcd-rejoin.toml"); r.Code == 0 {
 		t.Errorf("/etc/etcd-rejoin.toml survived the purge")
 	}
-	if r := c.exec(time.Minute, "dpkg-statoverride", "--list", "/etc/etcd-rejoin.toml"); r.code == 0 {
-		t.Errorf("statoverride for /etc/etcd-rejoin.toml survived the purge: %s", r.out)
+	if r := c.exec(time.Minute, "dpkg-statoverride", "--list", "/etc/etcd-rejoin.toml"); r.Code == 0 {
+		t.Errorf("statoverride for /etc/etcd-rejoin.toml survived the purge: %s", r.Out)
 	}
 }
 
 func journal(c *container) string {
-	return tail(c.exec(time.Minute, "journalctl", "--no-pager", "-u", unitName, "-u", "etcd.service").out, 60)
+	return tail(c.exec(time.Minute, "journalctl", "--no-pager", "-u", unitName, "-u", "etcd.service").Out, 60)
 }
 
 func copyFile(t *testing.T, src, dst string) {

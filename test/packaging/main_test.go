@@ -9,9 +9,6 @@
 package packaging_test
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/etcd-rejoin/etcd-rejoin/internal/testcmd"
 )
 
 const pkgName = "etcd-rejoin"
@@ -35,76 +34,35 @@ var repoRoot = func() string {
 
 // inCI reports whether missing tools must fail the tests instead of
 // skipping them.
-func inCI() bool { return os.Getenv("CI") == "true" }
-
 // needTool skips (or, in CI, fails) when a program is not installed.
 func needTool(t *testing.T, names ...string) {
 	t.Helper()
-	for _, name := range names {
-		if _, err := exec.LookPath(name); err != nil {
-			if inCI() {
-				t.Fatalf("%s is required (scripts/deps.sh apt): %v", name, err)
-			}
-			t.Skipf("%s not installed (scripts/deps.sh apt)", name)
-		}
-	}
+	testcmd.NeedTools(t, names...)
 }
 
 // needRoot skips when not root, unless in CI, where it fails.
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if inCI() {
-		t.Fatal("this test needs root (systemd-nspawn, debootstrap); CI must run it as root")
-	}
-	t.Skip("skipped: not root (systemd-nspawn and debootstrap need root); run as root or with CI=true to enforce")
+	testcmd.NeedRoot(t, "the install test (systemd-nspawn, debootstrap)")
 }
 
 // result is the outcome of one command.
-type result struct {
-	out  string // stdout and stderr, interleaved
-	code int
-}
+type result = testcmd.Result
 
-// run runs a command with a deadline and returns its output and exit code;
-// it fails the test only when the command cannot be run at all.
+// run runs a command in dir with env as its environment (nil: ours).
 func run(t *testing.T, timeout time.Duration, dir string, env []string, name string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	if env != nil {
-		cmd.Env = env
-	}
-	var buf bytes.Buffer
-	cmd.Stdout = &buf
-	cmd.Stderr = &buf
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return result{out: buf.String()}
-	case ctx.Err() != nil:
-		t.Fatalf("%s %s: timed out after %s; output:\n%s", name, strings.Join(args, " "), timeout, buf.String())
-	case errors.As(err, &exit):
-		return result{out: buf.String(), code: exit.ExitCode()}
-	default:
-		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
-	}
-	return result{}
+	return testcmd.Run(t, timeout, dir, env, name, args...)
 }
 
 // mustRun runs a command and fails the test unless it exits 0.
 func mustRun(t *testing.T, timeout time.Duration, dir, name string, args ...string) string {
 	t.Helper()
 	r := run(t, timeout, dir, nil, name, args...)
-	if r.code != 0 {
-		t.Fatalf("%s %s: exit %d; output:\n%s", name, strings.Join(args, " "), r.code, r.out)
+	if r.Code != 0 {
+		t.Fatalf("%s %s: exit %d; output:\n%s", name, strings.Join(args, " "), r.Code, r.Out)
 	}
-	return r.out
+	return r.Out
 }
 
 // built holds the packages under test.

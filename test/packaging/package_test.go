@@ -29,19 +29,19 @@ func TestLintianCounts(t *testing.T) {
 	// lintian fails (exit 2, output cut short) when run as root from a
 	// directory other users cannot enter, such as a test's temp dir.
 	r := run(t, 5*time.Minute, "/", nil, "lintian", "--pedantic", "--display-info", b.deb)
-	t.Logf("lintian (exit %d):\n%s", r.code, r.out)
-	errs, warns := lintianCounts(r.out)
+	t.Logf("lintian (exit %d):\n%s", r.Code, r.Out)
+	errs, warns := lintianCounts(r.Out)
 	t.Logf("lintian: %d error(s), %d warning(s)", errs, warns)
 	if errs != 0 || warns != 0 {
 		t.Errorf("lintian: %d error(s), %d warning(s); want 0 and 0", errs, warns)
 	}
-	if r.code != 0 {
-		t.Errorf("lintian exit %d, want 0", r.code)
+	if r.Code != 0 {
+		t.Errorf("lintian exit %d, want 0", r.Code)
 	}
 	// The one override (with its reason in packaging/deb/lintian-overrides)
 	// must still match, or it hides nothing and should go.
 	for _, tag := range []string{"unused-override", "mismatched-override"} {
-		if strings.Contains(r.out, tag) {
+		if strings.Contains(r.Out, tag) {
 			t.Errorf("lintian reports %s: fix packaging/deb/lintian-overrides", tag)
 		}
 	}
@@ -89,8 +89,8 @@ var deleteData = regexp.MustCompile(`\brm\b[^\n]*(/var/lib|\$\{?[A-Za-z_]*DIR)`)
 // checkScript fails if a maintainer script is not valid sh or deletes data.
 func checkScript(t *testing.T, path string) {
 	t.Helper()
-	if r := run(t, time.Minute, "", nil, "sh", "-n", path); r.code != 0 {
-		t.Errorf("%s: sh -n exit %d:\n%s", filepath.Base(path), r.code, r.out)
+	if r := run(t, time.Minute, "", nil, "sh", "-n", path); r.Code != 0 {
+		t.Errorf("%s: sh -n exit %d:\n%s", filepath.Base(path), r.Code, r.Out)
 	}
 	if m := deleteData.FindString(readFile(t, path)); m != "" {
 		t.Errorf("%s deletes data: %q", filepath.Base(path), m)

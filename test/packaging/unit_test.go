@@ -31,8 +31,8 @@ func analyze(t *testing.T, b built, args ...string) result {
 func TestUnitVerifyIsClean(t *testing.T) {
 	b := packages(t)
 	r := analyze(t, b, "verify")
-	if r.code != 0 || strings.TrimSpace(r.out) != "" {
-		t.Fatalf("systemd-analyze verify: exit %d, want 0 and no output; got:\n%s", r.code, r.out)
+	if r.Code != 0 || strings.TrimSpace(r.Out) != "" {
+		t.Fatalf("systemd-analyze verify: exit %d, want 0 and no output; got:\n%s", r.Code, r.Out)
 	}
 }
 
@@ -41,9 +41,9 @@ var exposureRE = regexp.MustCompile(`Overall exposure level for ` + regexp.Quote
 func TestUnitSecurityExposure(t *testing.T) {
 	b := packages(t)
 	r := analyze(t, b, "security", "--offline=true", "--no-pager")
-	m := exposureRE.FindStringSubmatch(r.out)
+	m := exposureRE.FindStringSubmatch(r.Out)
 	if m == nil {
-		t.Fatalf("no exposure level in systemd-analyze security output (exit %d):\n%s", r.code, r.out)
+		t.Fatalf("no exposure level in systemd-analyze security output (exit %d):\n%s", r.Code, r.Out)
 	}
 	score, err := strconv.ParseFloat(m[1], 64)
 	if err != nil {
@@ -51,7 +51,7 @@ func TestUnitSecurityExposure(t *testing.T) {
 	}
 	t.Logf("exposure level: %.1f %s", score, m[2])
 	if score > maxExposure {
-		t.Errorf("exposure %.1f %s, want <= %.1f; full report:\n%s", score, m[2], maxExposure, r.out)
+		t.Errorf("exposure %.1f %s, want <= %.1f; full report:\n%s", score, m[2], maxExposure, r.Out)
 	}
 }
 
