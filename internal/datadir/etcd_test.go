@@ -18,6 +18,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/testcmd"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/testetcd"
 )
 
 var updateTestdata = flag.Bool("update-testdata", false, "rewrite testdata/*.wal-header from real etcd data dirs")
@@ -28,32 +30,21 @@ type etcdBinary struct {
 	path string
 }
 
-// etcdBinaries returns the etcd servers to test against. A missing binary
-// skips its version, except under CI=true, where it fails the test.
+// etcdBinaries returns the etcd servers to test against (testetcd.Versions:
+// a missing binary fails under CI=true).
 func etcdBinaries(t *testing.T) []etcdBinary {
 	t.Helper()
-	all := []etcdBinary{
-		{name: "etcd-3.4", path: "/usr/bin/etcd"},
-		{name: "etcd-3.6", path: "/var/cache/etcd-rejoin-dev/etcd-v3.6.16/etcd"},
+	var out []etcdBinary
+	for _, v := range testetcd.Versions(t) {
+		out = append(out, etcdBinary{name: "etcd-" + v.Name, path: v.Binary})
 	}
-	var found []etcdBinary
-	for _, b := range all {
-		if _, err := os.Stat(b.path); err != nil {
-			missingTool(t, fmt.Sprintf("%s (%s): %v; run scripts/deps.sh", b.name, b.path, err))
-			continue
-		}
-		found = append(found, b)
-	}
-	if len(found) == 0 {
-		t.Skip("no etcd binary")
-	}
-	return found
+	return out
 }
 
 // missingTool fails under CI=true and logs otherwise.
 func missingTool(t *testing.T, what string) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
+	if testcmd.InCI() {
 		t.Fatalf("missing under CI: %s", what)
 	}
 	t.Logf("skipping: %s", what)

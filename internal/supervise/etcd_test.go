@@ -8,10 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// etcdBinary is the etcd that scripts/deps.sh builds.
-const etcdBinary = "/var/cache/etcd-rejoin-dev/etcd-v3.6.16/etcd"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/testetcd"
+)
 
 // freeLoopbackURL reserves a loopback port and returns it as an http URL.
 func freeLoopbackURL(t *testing.T) string {
@@ -27,12 +26,8 @@ func freeLoopbackURL(t *testing.T) string {
 // TestStopRealEtcd records how a real etcd ends under Stop: the service
 // layer maps this to a clean stop.
 func TestStopRealEtcd(t *testing.T) {
-	if _, err := os.Stat(etcdBinary); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("etcd missing (run scripts/deps.sh etcd): %v", err)
-		}
-		t.Skipf("etcd missing (run scripts/deps.sh etcd): %v", err)
-	}
+	versions := testetcd.Versions(t) // fails under CI=true when one is missing
+	etcdBinary := versions[len(versions)-1].Binary
 	client, peer := freeLoopbackURL(t), freeLoopbackURL(t)
 	settings := map[string]string{
 		"ETCD_NAME":                        "s1",

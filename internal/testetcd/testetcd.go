@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/etcd-rejoin/etcd-rejoin/internal/testcmd"
 )
 
 // Default binary paths; the environment variables below override them.
@@ -71,7 +73,7 @@ func Etcdctl(t testing.TB) string {
 
 // InCI reports whether the tests run under CI (CI=true), where a missing
 // tool is a failure, not a skip.
-func InCI() bool { return os.Getenv("CI") == "true" }
+func InCI() bool { return testcmd.InCI() }
 
 func missing(t testing.TB, msg string) {
 	t.Helper()
