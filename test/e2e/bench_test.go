@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"os"
 	"sort"
 	"testing"
 	"time"
@@ -31,10 +30,7 @@ func benchRejoin(b *testing.B, v testetcd.Version, prefix string) {
 	for n := 0; n < b.N; n++ {
 		b.StopTimer()
 		victim := n % 3
-		l.hosts[victim].stop(20 * time.Second)
-		if err := os.RemoveAll(l.nodes[victim].DataDir); err != nil {
-			b.Fatal(err)
-		}
+		l.wipe(victim)
 		b.StartTimer()
 		start := time.Now()
 		h := l.start(victim)

@@ -180,6 +180,15 @@ func (l *lab) cleanup() {
 	}
 }
 
+// wipe stops host i and deletes its data dir: the host lost its disk.
+func (l *lab) wipe(i int) {
+	l.t.Helper()
+	l.hosts[i].stop(20 * time.Second)
+	if err := os.RemoveAll(l.nodes[i].DataDir); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
 // plan runs `etcd-rejoin plan --json` for host i.
 func (l *lab) plan(i int) (map[string]any, int) {
 	l.t.Helper()

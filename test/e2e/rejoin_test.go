@@ -171,10 +171,7 @@ func TestTwoOfThreeWipedWaits(t *testing.T) {
 		l.put(10, "k")
 		before := l.members(0)
 		for _, i := range []int{1, 2} {
-			l.hosts[i].stop(20 * time.Second)
-			if err := os.RemoveAll(l.nodes[i].DataDir); err != nil {
-				t.Fatal(err)
-			}
+			l.wipe(i)
 		}
 		survivorWAL := snapshotDir(t, filepath.Join(l.nodes[0].DataDir, "member", "wal"))
 
@@ -281,10 +278,7 @@ func TestTwoOfFiveRejoinTogether(t *testing.T) {
 		l.startAll()
 		l.put(20, "k")
 		for _, i := range []int{3, 4} {
-			l.hosts[i].stop(20 * time.Second)
-			if err := os.RemoveAll(l.nodes[i].DataDir); err != nil {
-				t.Fatal(err)
-			}
+			l.wipe(i)
 		}
 		start := time.Now()
 		a, b := l.start(3), l.start(4)
@@ -317,10 +311,7 @@ func TestCrashAfterAddConverges(t *testing.T) {
 		l := newLab(t, v, prefix, 3)
 		l.discover = true
 		l.startAll()
-		l.hosts[2].stop(20 * time.Second)
-		if err := os.RemoveAll(l.nodes[2].DataDir); err != nil {
-			t.Fatal(err)
-		}
+		l.wipe(2)
 		h := l.start(2, "ETCD_REJOIN_ETCD_BINARY=/bin/false")
 		if code := h.waitExit(t); code != 1 {
 			t.Fatalf("exit code with a failing etcd = %d, want 1", code)
@@ -359,10 +350,7 @@ func TestTLSClusterRejoins(t *testing.T) {
 		l.startAll()
 		l.put(10, "k")
 		oldID := l.memberID(0, l.members(1, 2))
-		l.hosts[0].stop(20 * time.Second)
-		if err := os.RemoveAll(l.nodes[0].DataDir); err != nil {
-			t.Fatal(err)
-		}
+		l.wipe(0)
 		// A bad certificate is not about membership: exit 1, touch nothing.
 		bad := filepath.Join(t.TempDir(), "bad.crt")
 		if err := os.WriteFile(bad, []byte("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
@@ -446,10 +434,7 @@ func TestStartedLearnerPromotedAfterColdStart(t *testing.T) {
 		l.startAll()
 		l.put(10, "k")
 		old := l.memberID(2, l.members())
-		l.hosts[2].stop(20 * time.Second)
-		if err := os.RemoveAll(l.nodes[2].DataDir); err != nil {
-			t.Fatal(err)
-		}
+		l.wipe(2)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		cli := l.cli(0, 1)
@@ -537,10 +522,7 @@ func TestStalledJoinLooksAgain(t *testing.T) {
 	forEachVersion(t, netStall, func(t *testing.T, v testetcd.Version, prefix string) {
 		l := newLab(t, v, prefix, 3)
 		l.startAll()
-		l.hosts[2].stop(20 * time.Second)
-		if err := os.RemoveAll(l.nodes[2].DataDir); err != nil {
-			t.Fatal(err)
-		}
+		l.wipe(2)
 		dir := t.TempDir()
 		wrapper := filepath.Join(dir, "etcd")
 		script := "#!/bin/sh\nif [ ! -e " + dir + "/tried ]; then touch " + dir + "/tried; exec sleep 600; fi\nexec " + v.Binary + " \"$@\"\n"
