@@ -1,5 +1,5 @@
-// Package testetcd runs real etcd servers for tests: both supported etcd
-// versions, loopback addresses per test package, optional TLS with
+// Package testetcd runs real etcd servers for tests: every supported etcd
+// version (3.4, 3.5, 3.6), loopback addresses per test package, optional TLS with
 // certificates made in-process, and the servers' output printed when a test
 // fails.
 package testetcd
@@ -14,15 +14,22 @@ import (
 	"github.com/etcd-rejoin/etcd-rejoin/internal/testcmd"
 )
 
-// Default binary paths; the environment variables below override them.
+// Default binary paths; the environment variables below override them. The
+// 3.5 and 3.6 builds live under $REJOIN_DEV_CACHE when that is set, where
+// scripts/deps.sh puts them (etcd-<version>/etcd, and etcd-<version>/etcdutl
+// beside it).
 const (
 	DefaultEtcd34  = "/usr/bin/etcd"
-	DefaultEtcd36  = "/var/cache/etcd-rejoin-dev/etcd-v3.6.16/etcd" // under $REJOIN_DEV_CACHE when set
+	DefaultEtcd35  = DefaultCache + "/etcd-v3.5.35/etcd"
+	DefaultEtcd36  = DefaultCache + "/etcd-v3.6.16/etcd"
 	DefaultEtcdctl = "/usr/bin/etcdctl"
+	DefaultCache   = "/var/cache/etcd-rejoin-dev"
 
 	EnvEtcd34  = "REJOIN_TEST_ETCD34"
+	EnvEtcd35  = "REJOIN_TEST_ETCD35"
 	EnvEtcd36  = "REJOIN_TEST_ETCD36"
 	EnvEtcdctl = "REJOIN_TEST_ETCDCTL"
+	EnvCache   = "REJOIN_DEV_CACHE"
 )
 
 // Ports every member listens on, each on its own loopback address.
@@ -33,23 +40,25 @@ const (
 
 // Version is one etcd server release the tests run against.
 type Version struct {
-	Name   string // "3.4", "3.6"
-	Binary string
+	Name   string // "3.4", "3.5", "3.6"
+	Binary string // the etcd server
+	// Etcdutl is the etcdutl of the same release: the file named etcdutl
+	// beside Binary (for a build of scripts/deps.sh, a symlink to it). It is
+	// "" for 3.4: Debian's etcd 3.4 has no etcdutl, its `etcdctl snapshot
+	// restore` (Etcdctl) does that job.
+	Etcdutl string
 }
 
-// Versions returns every etcd version whose binary is present. A missing
-// binary fails the test when CI=true; otherwise that version is left out
-// with a log line, and the test is skipped when none is left.
+// Versions returns every etcd version whose binaries are present, oldest
+// first. A missing binary fails the test when CI=true; otherwise that
+// version is left out with a log line, and the test is skipped when none is
+// left. A release that has an etcdutl counts as present only with it.
 func Versions(t testing.TB) []Version {
 	t.Helper()
-	all := []Version{
-		{Name: "3.4", Binary: envOr(EnvEtcd34, DefaultEtcd34)},
-		{Name: "3.6", Binary: envOr(EnvEtcd36, etcd36())},
-	}
 	var found []Version
-	for _, v := range all {
-		if err := executable(v.Binary); err != nil {
-			missing(t, fmt.Sprintf("etcd %s: %v (run scripts/deps.sh)", v.Name, err))
+	for _, v := range all() {
+		if err := v.check(); err != nil {
+			missing(t, fmt.Sprintf("etcd %s: %v (run scripts/deps.sh etcd)", v.Name, err))
 			continue
 		}
 		found = append(found, v)
@@ -58,6 +67,43 @@ func Versions(t testing.TB) []Version {
 		t.Skip("no etcd binary found (run scripts/deps.sh)")
 	}
 	return found
+}
+
+// all lists every supported release with its binaries' paths.
+func all() []Version {
+	v35 := envOr(EnvEtcd35, inCache(DefaultEtcd35))
+	v36 := envOr(EnvEtcd36, inCache(DefaultEtcd36))
+	return []Version{
+		{Name: "3.4", Binary: envOr(EnvEtcd34, DefaultEtcd34)},
+		{Name: "3.5", Binary: v35, Etcdutl: filepath.Join(filepath.Dir(v35), "etcdutl")},
+		{Name: "3.6", Binary: v36, Etcdutl: filepath.Join(filepath.Dir(v36), "etcdutl")},
+	}
+}
+
+func (v Version) check() error {
+	if err := executable(v.Binary); err != nil {
+		return err
+	}
+	if v.Etcdutl == "" {
+		return nil
+	}
+	if err := executable(v.Etcdutl); err != nil {
+		return fmt.Errorf("etcdutl: %w", err)
+	}
+	return nil
+}
+
+// inCache moves a default path under $REJOIN_DEV_CACHE when that is set.
+func inCache(p string) string {
+	cache := os.Getenv(EnvCache)
+	if cache == "" {
+		return p
+	}
+	rel, err := filepath.Rel(DefaultCache, p)
+	if err != nil {
+		return p
+	}
+	return filepath.Join(cache, rel)
 }
 
 // Etcdctl returns the etcdctl binary (use it with ETCDCTL_API=3).
@@ -71,6 +117,19 @@ func Etcdctl(t testing.TB) string {
 	return p
 }
 
+// SnapshotTool returns the program that checks and restores this release's
+// snapshots: its etcdutl, or for 3.4 (no etcdutl) Etcdctl. Both take
+// `snapshot status FILE` and `snapshot restore FILE --data-dir DIR --name ...
+// --initial-cluster ... --initial-advertise-peer-urls ...`; etcdctl 3.4 speaks
+// the v3 API by default.
+func (v Version) SnapshotTool(t testing.TB) string {
+	t.Helper()
+	if v.Etcdutl != "" {
+		return v.Etcdutl
+	}
+	return Etcdctl(t)
+}
+
 // InCI reports whether the tests run under CI (CI=true), where a missing
 // tool is a failure, not a skip.
 func InCI() bool { return testcmd.InCI() }
@@ -81,14 +140,6 @@ func missing(t testing.TB, msg string) {
 		t.Fatal(msg)
 	}
 	t.Log("skipping: " + msg)
-}
-
-// etcd36 is where scripts/deps.sh caches the etcd 3.6 build.
-func etcd36() string {
-	if cache := os.Getenv("REJOIN_DEV_CACHE"); cache != "" {
-		return filepath.Join(cache, filepath.Base(filepath.Dir(DefaultEtcd36)), "etcd")
-	}
-	return DefaultEtcd36
 }
 
 func envOr(key, def string) string {
