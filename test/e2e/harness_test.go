@@ -391,10 +391,19 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// netsPerTest is how many loopback /24s each test reserves from its base:
+// one per etcd version.
+const netsPerTest = 3
+
 // forEachVersion runs f as a parallel subtest per etcd version, each with
-// its own loopback /24: base for 3.4 and base+1 for 3.6.
+// its own loopback /24: base for the first version found (3.4), base+1 for
+// the next (3.5), base+2 for the last (3.6).
 func forEachVersion(t *testing.T, base int, f func(t *testing.T, v testetcd.Version, prefix string)) {
-	for i, v := range testetcd.Versions(t) {
+	versions := testetcd.Versions(t)
+	if len(versions) > netsPerTest {
+		t.Fatalf("%d etcd versions but each test reserves only %d /24s: renumber the net* constants", len(versions), netsPerTest)
+	}
+	for i, v := range versions {
 		v, prefix := v, fmt.Sprintf("127.0.%d", base+i)
 		t.Run("etcd"+v.Name, func(t *testing.T) {
 			t.Parallel()
