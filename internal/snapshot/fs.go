@@ -3,9 +3,11 @@ package snapshot
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -73,4 +75,40 @@ func syncDir(dir string) error {
 		return fmt.Errorf("fsync directory %s: %w", dir, err)
 	}
 	return nil
+}
+
+// inherit gives path, and everything under it, to the owner of dir when
+// this process runs as root and dir belongs to another user: what root
+// makes in the service's directories must stay the service's.
+func inherit(path, dir string) error {
+	uid, gid, ok := heir(dir)
+	if !ok {
+		return nil
+	}
+	err := filepath.WalkDir(path, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	})
+	if err != nil {
+		return fmt.Errorf("give %s to the owner of %s: %w", path, dir, err)
+	}
+	return nil
+}
+
+// heir returns dir's owner when files made in it should go to that owner.
+func heir(dir string) (uid, gid int, ok bool) {
+	if os.Geteuid() != 0 {
+		return 0, 0, false
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return 0, 0, false
+	}
+	st, isUnix := fi.Sys().(*syscall.Stat_t)
+	if !isUnix || st.Uid == 0 {
+		return 0, 0, false
+	}
+	return int(st.Uid), int(st.Gid), true
 }

@@ -27,7 +27,7 @@ type File struct {
 
 // List returns the snapshot files in dir, newest first (by TakenAt, then by
 // name): regular files named *.snapshot or *.db, whoever wrote them; not
-// subdirectories, symbolic links, or Take's hidden temporary and lock files.
+// subdirectories, symbolic links, or hidden files (Take's temporary files).
 // A missing dir holds no snapshots: an empty list, no error.
 func List(dir string) ([]File, error) {
 	files, err := list(dir)

@@ -22,7 +22,7 @@ func snapshotDir(t *testing.T) (dir string, own []string) {
 	for _, n := range []string{"manual.db", "etcd-before-upgrade.snapshot", "etcd-20200101T000000Z.snapshot"} {
 		setModTime(t, writeFile(t, dir, n, []byte(n)), old)
 	}
-	for _, n := range []string{"notes.txt", "db", ".hidden.snapshot", lockName, partPrefix + "1" + partSuffix} {
+	for _, n := range []string{"notes.txt", "db", ".hidden.snapshot", partPrefix + "1" + partSuffix} {
 		writeFile(t, dir, n, nil)
 	}
 	if err := os.Mkdir(filepath.Join(dir, "archive.snapshot"), 0o700); err != nil {

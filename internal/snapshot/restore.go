@@ -49,6 +49,10 @@ type RestoreSpec struct {
 // renames the result into place: the WAL dir first, the data dir last, so
 // that a data dir at DataDir is always complete. It refuses when DataDir or
 // WALDir exists, and on any failure removes only what it created.
+//
+// Run as root, it gives the restored dirs to the owner of their parent
+// directories when that is another user (the service's state directory),
+// so that the service's etcd can open them.
 func Restore(ctx context.Context, spec RestoreSpec) error {
 	if err := restore(ctx, spec); err != nil {
 		return fmt.Errorf("restore snapshot %s into %s: %w", spec.Snapshot, spec.DataDir, err)
@@ -86,6 +90,11 @@ func restore(ctx context.Context, spec RestoreSpec) error {
 	}
 	if err := runTool(ctx, spec, data.path, wal.path, !info.SHA256); err != nil {
 		return err
+	}
+	for _, s := range []stage{data, wal} {
+		if err := s.inherit(); err != nil {
+			return err
+		}
 	}
 	return place(spec, data, wal)
 }
@@ -144,6 +153,15 @@ func newStage(target string) (stage, error) {
 		return stage{}, fmt.Errorf("create temporary directory: %w", err)
 	}
 	return stage{dir: dir, path: filepath.Join(dir, "out"), target: target}, nil
+}
+
+// inherit gives what the tool wrote to the owner of the target's parent
+// (see inherit), before it is renamed into place.
+func (s stage) inherit() error {
+	if s.dir == "" {
+		return nil
+	}
+	return inherit(s.path, filepath.Dir(s.target))
 }
 
 // remove deletes the stage's temporary directory and what is left in it.

@@ -26,25 +26,31 @@ func TestRestore(t *testing.T) {
 		oldID := clusterID(t, src.Client(t))
 		tool := toolFor(t, v)
 		rows := []struct {
-			name string
-			wal  bool
-			bump uint64
+			name    string
+			wal     bool
+			bump    uint64
+			service bool // restore as root into dirs of the service's user
 		}{
-			{"data dir", false, 0},
-			{"data dir and WAL dir", true, 0},
-			{"revision bump", false, 1000},
+			{"data dir", false, 0, false},
+			{"data dir and WAL dir", true, 0, false},
+			{"revision bump", false, 1000, false},
+			{"as root for the service", true, 0, true},
 		}
 		for i, r := range rows {
 			t.Run(r.name, func(t *testing.T) {
 				if r.bump != 0 && tool.Name != "etcdutl" {
 					t.Skipf("%s cannot bump revisions", tool)
 				}
-				node := testetcd.NewNode("r1", fmt.Sprintf("%s.%d", netRestore, 10*host+i+1), t.TempDir())
+				dataParent, walParent := t.TempDir(), t.TempDir()
+				if r.service {
+					dataParent, walParent = serviceDir(t), serviceDir(t)
+				}
+				node := testetcd.NewNode("r1", fmt.Sprintf("%s.%d", netRestore, 10*host+i+1), dataParent)
 				spec := specFor(node, info.Path, tool)
 				spec.RevisionBump = r.bump
 				var opts []testetcd.Option
 				if r.wal {
-					spec.WALDir = filepath.Join(t.TempDir(), "wal")
+					spec.WALDir = filepath.Join(walParent, "wal")
 					opts = append(opts, testetcd.Args("--wal-dir="+spec.WALDir))
 				}
 				if err := Restore(ctxFor(t), spec); err != nil {
@@ -53,6 +59,10 @@ func TestRestore(t *testing.T) {
 				assertOnly(t, filepath.Dir(spec.DataDir), filepath.Base(spec.DataDir))
 				if r.wal {
 					assertOnly(t, filepath.Dir(spec.WALDir), "wal")
+				}
+				if r.service {
+					assertOwner(t, spec.DataDir, nobody)
+					assertOwner(t, spec.WALDir, nobody)
 				}
 				c := testetcd.NewCluster(t, v, []testetcd.Node{node}, opts...)
 				c.Start(t, 0, "existing")

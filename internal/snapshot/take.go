@@ -22,8 +22,6 @@ var ErrInProgress = errors.New("snapshot already in progress")
 type Opener func(ctx context.Context) (io.ReadCloser, error)
 
 const (
-	// lockName is the lock file in a snapshot directory.
-	lockName = ".etcd-rejoin-snapshot.lock"
 	// Take's temporary files are partPrefix<random>partSuffix; a crash
 	// can leave one, and the next Take removes it.
 	partPrefix, partSuffix = ".etcd-rejoin-snapshot-", ".part"
@@ -36,10 +34,14 @@ const (
 // replacing any file; then it fsyncs dir. On any failure the temporary file
 // is removed and nothing else is touched.
 //
-// One Take at a time per dir, across processes: a lock file in dir is held
-// (flock) for the whole Take, and a caller that finds it held gets
-// ErrInProgress at once. Holding the lock, Take also removes temporary files
-// that a crashed Take left in dir.
+// One Take at a time per dir, across processes: dir is locked (flock) for
+// the whole Take, and a caller that finds it locked gets ErrInProgress at
+// once. Holding the lock, Take also removes temporary files that a crashed
+// Take left in dir.
+//
+// Run as root in a dir that belongs to another user (the service's), Take
+// gives the snapshot to the dir's owner, so that the service can read,
+// verify and prune it.
 func Take(ctx context.Context, open Opener, dir string, now time.Time) (Info, error) {
 	info, err := take(ctx, open, dir, now)
 	if err != nil {
@@ -49,8 +51,8 @@ func Take(ctx context.Context, open Opener, dir string, now time.Time) (Info, er
 }
 
 func take(ctx context.Context, open Opener, dir string, now time.Time) (Info, error) {
-	if err := os.MkdirAll(dir, dirMode); err != nil {
-		return Info{}, fmt.Errorf("create directory: %w", err)
+	if err := ensureDir(dir); err != nil {
+		return Info{}, err
 	}
 	unlock, err := lockDir(dir)
 	if err != nil {
@@ -94,6 +96,9 @@ func write(ctx context.Context, open Opener, final, pattern string) (info Info, 
 	if err := stream(ctx, open, tmp); err != nil {
 		return Info{}, err
 	}
+	if err := inherit(tmp.Name(), dir); err != nil {
+		return Info{}, err
+	}
 	info, err = Verify(tmp.Name())
 	if err != nil {
 		return Info{}, err
@@ -132,25 +137,38 @@ func stream(ctx context.Context, open Opener, f *os.File) error {
 	return nil
 }
 
-// lockDir takes the exclusive, non-blocking flock of dir's lock file and
-// returns its release. flock locks belong to the open file, so two Takes
-// in one process exclude each other too; the kernel drops the lock when
-// the process dies.
-func lockDir(dir string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open lock file: %w", err)
+// ensureDir creates dir (0700) when it is missing, and makes its name
+// durable.
+func ensureDir(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
 	}
-	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err := os.MkdirAll(dir, dirMode); err != nil {
+		return fmt.Errorf("create directory: %w", err)
+	}
+	return syncDir(filepath.Dir(dir))
+}
+
+// lockDir takes the exclusive, non-blocking flock of dir itself and returns
+// its release. Locking the directory needs no lock file, which a Take run
+// as root would create out of the service user's reach. flock locks belong
+// to the open file, so two Takes in one process exclude each other too; the
+// kernel drops the lock when the process dies.
+func lockDir(dir string) (func(), error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open directory to lock it: %w", err)
+	}
+	err = syscall.Flock(int(d.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
-		_ = f.Close()
+		_ = d.Close()
 		return nil, ErrInProgress
 	}
 	if err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+		_ = d.Close()
+		return nil, fmt.Errorf("lock directory: %w", err)
 	}
-	return func() { _ = f.Close() }, nil
+	return func() { _ = d.Close() }, nil
 }
 
 // removeParts removes the temporary files of earlier Takes that died.

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,9 +48,17 @@ func TestTake(t *testing.T) {
 		if err != nil || second.Revision != w.revision+1 {
 			t.Fatalf("second Take = %+v, %v; want revision %d", second, err, w.revision+1)
 		}
-		if got := dirNames(t, dir); !slices.Equal(got, []string{lockName, filepath.Base(first.Path), filepath.Base(second.Path)}) {
-			t.Errorf("dir holds %q; want the lock file and two snapshots", got)
+		if got := dirNames(t, dir); !slices.Equal(got, []string{filepath.Base(first.Path), filepath.Base(second.Path)}) {
+			t.Errorf("dir holds %q; want the two snapshots", got)
 		}
+		t.Run("as root in the service's dir", func(t *testing.T) {
+			svc := serviceDir(t)
+			info, err := Take(ctxFor(t), opener(cli), svc, t0)
+			if err != nil {
+				t.Fatalf("Take: %v", err)
+			}
+			assertOwner(t, info.Path, nobody)
+		})
 		t.Run("TakeFile", func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "before-upgrade.db")
 			got, err := TakeFile(ctxFor(t), opener(cli), out)
@@ -84,7 +93,6 @@ func TestTakeFailures(t *testing.T) {
 	earlier := t0.Add(-time.Hour)
 	writeFile(t, dir, FileName(earlier), real)
 	writeFile(t, dir, "notes.txt", []byte("mine\n"))
-	writeFile(t, dir, lockName, nil) // an earlier Take made it; it stays
 	bg := context.Background()
 	rows := []struct {
 		name string
@@ -173,7 +181,7 @@ func TestTakeRemovesStaleParts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Take: %v", err)
 	}
-	want := []string{".etcd-rejoin-snapshot.lock", ".keep", filepath.Base(info.Path), "upload.part"}
+	want := []string{".keep", filepath.Base(info.Path), "upload.part"}
 	if got := dirNames(t, dir); !slices.Equal(got, want) {
 		t.Errorf("dir holds %q; want %q", got, want)
 	}
@@ -297,5 +305,45 @@ func assertMode(t *testing.T, path string, want fs.FileMode) {
 	}
 	if fi.Mode() != want {
 		t.Errorf("%s has mode %v; want %v", path, fi.Mode(), want)
+	}
+}
+
+// nobody is the uid and gid that stand for the service's user.
+const nobody = 65534
+
+// serviceDir returns a new dir that belongs to nobody, skipping the test
+// when it does not run as root.
+func serviceDir(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("not root")
+	}
+	dir := filepath.Join(t.TempDir(), "service")
+	mkdir(t, dir)
+	if err := os.Chown(dir, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// assertOwner checks that path and everything under it belong to uid and
+// gid id.
+func assertOwner(t *testing.T, path string, id uint32) {
+	t.Helper()
+	err := filepath.WalkDir(path, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != id || st.Gid != id {
+			t.Errorf("%s belongs to %d:%d; want %d:%d", p, st.Uid, st.Gid, id, id)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
