@@ -33,7 +33,7 @@ const (
 )
 
 // hookShell runs the command.
-var hookShell = "/bin/sh"
+const hookShell = "/bin/sh"
 
 // HookResult is how a snapshot-command run ended.
 type HookResult struct {
@@ -157,7 +157,7 @@ func waitExited(pid int) {
 func exitError(err error) error {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return fmt.Errorf("exited with %s", ee.ProcessState)
+		return errors.New(ee.ProcessState.String())
 	}
 	return err
 }
