@@ -6,10 +6,12 @@
 # file system from scripts/rootfs.sh (cached under $(LAB_CACHE)).
 
 SHELL := /bin/bash
+include mk/build.mk
+
 LAB_CACHE     ?= $(or $(REJOIN_DEV_CACHE),/var/cache/etcd-rejoin-dev)
 LAB_DIST      ?= dist
 LAB_GO        ?= go
-LAB_TEST_FLAGS ?= -count=1 -timeout 30m -parallel 3 -v
+LAB_TEST_FLAGS ?= -count=1 -timeout 30m -parallel 3
 
 .PHONY: lab lab-down lab-test lab-deps
 
@@ -17,22 +19,20 @@ lab-deps:
 	scripts/deps.sh apt tools
 	REJOIN_DEV_CACHE=$(LAB_CACHE) scripts/rootfs.sh >/dev/null
 
-lab: lab-deps
+lab: lab-deps ## three Debian hosts under systemd-nspawn running the built .deb (root)
 	$(MAKE) -f mk/package.mk package DIST=$(LAB_DIST)
 	LAB_DEB=$$(ls -t $(LAB_DIST)/etcd-rejoin_*.deb | head -n1) REJOIN_DEV_CACHE=$(LAB_CACHE) lab/up
 
-lab-down:
+lab-down: ## remove the lab's hosts, bridge and namespace
 	lab/down
 
 # Builds the package into a fresh directory so a stale dist/ is never tested.
-lab-test: lab-deps
-	@set -euo pipefail; \
+lab-test: lab-deps $(TESTSUM) ## the lab scenarios against fresh packages, torn down pass or fail (root)
+	@set -euo pipefail; mkdir -p $(SUMMARY); \
 	if [ "$$(id -u)" -ne 0 ]; then \
 		if [ "$${CI:-}" = true ]; then echo "lab-test: the lab suite needs root; CI=true makes that an error" >&2; exit 1; fi; \
-		echo "lab-test: NOT RUN: the lab suite needs root (network namespaces, systemd-nspawn)"; exit 0; \
+		echo "lab: NOT RUN: the lab suite needs root (network namespaces, systemd-nspawn)" | tee $(SUMMARY)/$@; exit 0; \
 	fi; \
 	dist=$$(mktemp -d); trap 'rm -rf "$$dist"' EXIT; \
 	$(MAKE) -s -f mk/package.mk package DIST=$$dist >/dev/null; \
-	mkdir -p build; \
-	REJOIN_DEV_DIST=$$dist REJOIN_DEV_CACHE=$(LAB_CACHE) $(LAB_GO) test $(LAB_TEST_FLAGS) ./test/lab/ 2>&1 | tee build/lab.log | \
-		grep -E '^(=== RUN|--- |PASS|FAIL|ok|lab timings|  [^ ]|\s+\S+_test.go)'; exit $${PIPESTATUS[0]}
+	REJOIN_DEV_DIST=$$dist REJOIN_DEV_CACHE=$(LAB_CACHE) $(LAB_GO) test -json $(LAB_TEST_FLAGS) ./test/lab/ 2>&1 | $(call testsum,lab)

@@ -22,7 +22,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-command -v etcd >/dev/null || { echo "demo: etcd not on PATH (scripts/deps.sh apt installs it)" >&2; exit 1; }
+# Debian's etcd-server and etcd-client are all the demo runs besides the
+# binary (`make demo` installs them with scripts/deps.sh demo).
+for tool in etcd etcdctl; do
+	command -v "$tool" >/dev/null || { echo "demo: $tool not on PATH (scripts/deps.sh demo installs it)" >&2; exit 1; }
+done
 
 cluster="n1=http://$net.1:2380,n2=http://$net.2:2380,n3=http://$net.3:2380"
 member_env() {

@@ -3,7 +3,8 @@
 #   demo         Debian's etcd-server/etcd-client (etcd 3.4): all the demo runs;
 #   apt          every Debian package the test suites use (demo's, plus
 #                systemd-container, debootstrap, lintian, rpm, vagrant, ...);
-#   etcd         the etcd releases of ETCD_VERSIONS built from the Go module
+#   etcd         every etcd the tests run: Debian's (demo's packages) and
+#                the releases of ETCD_VERSIONS built from the Go module
 #                proxy (tools/etcdserver), cached by version under
 #                $CACHE/etcd-<version>/etcd, with $CACHE/etcd-<version>/etcdutl
 #                a symlink to it (invoked as etcdutl, it is etcdutl);
@@ -93,7 +94,7 @@ for what in "$@"; do
 	case "$what" in
 	demo) apt_install "${demo_pkgs[@]}" ;;
 	apt) apt_install "${test_pkgs[@]}" ;;
-	etcd) do_etcd ;;
+	etcd) apt_install "${demo_pkgs[@]}"; do_etcd ;;
 	staticcheck) do_staticcheck ;;
 	nfpm) do_nfpm ;;
 	tools) do_staticcheck; do_nfpm ;;
