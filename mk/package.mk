@@ -9,8 +9,9 @@ PKG_CACHE      ?= $(or $(REJOIN_DEV_CACHE),/var/cache/etcd-rejoin-dev)
 NFPM           ?= $(PKG_CACHE)/bin/nfpm
 DIST           ?= dist
 # Debian and RPM versions: no leading v, no dash, starting with a digit
-# (v1.2.3-4-gabc -> 1.2.3+4+gabc; a bare commit f94fcd4-dirty -> 0.0.0+f94fcd4+dirty).
-PKG_VERSION    ?= $(shell v='$(VERSION)'; v=$${v#v}; case "$$v" in ([0-9]*) ;; (*) v="0.0.0+$$v" ;; esac; echo "$$v" | tr -- - +)
+# (v1.2.3-4-gabc -> 1.2.3+4+gabc; a bare commit f94fcd4-dirty, which has no
+# dot, even one that starts with a digit -> 0.0.0+f94fcd4+dirty).
+PKG_VERSION    ?= $(shell v='$(VERSION)'; case "$$v" in (v[0-9]*.*|[0-9]*.*) v=$${v#v} ;; (*) v="0.0.0+$$v" ;; esac; echo "$$v" | tr -- - +)
 PKG_ARCH       ?= $(shell $(GO) env GOARCH)
 PKG_MAINTAINER ?= etcd-rejoin maintainers <maintainers@etcd-rejoin.invalid>
 PKG_TEST_FLAGS ?= -count=1 -timeout 30m
