@@ -4,14 +4,15 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-
-	"github.com/etcd-rejoin/etcd-rejoin/internal/urlset"
 )
 
 // Decide turns an observation into a plan. It is the whole decision table of
 // etcd-rejoin; see the README for the table and decide_test.go for a named
 // row per case.
 func Decide(o Observation) Plan {
+	if c := o.Cluster; c.Conflict != "" {
+		return Plan{Action: Wait, Reason: "members of more than one cluster answer (" + c.Conflict + "); not acting on a guess"}
+	}
 	switch o.Data.Kind {
 	case DataPresent:
 		return decideWithData(o)
@@ -35,15 +36,49 @@ func decideWithData(o Observation) Plan {
 			HexID(o.Data.ClusterID), HexID(c.ClusterID)))
 	}
 	if m, ok := c.member(o.Data.MemberID); ok {
-		mm := m
-		return Plan{Action: Restart, Existing: &mm,
-			Reason: fmt.Sprintf("local data of member %s present and the cluster lists it%s", id, learnerNote(m))}
+		return decideListed(o, m)
 	}
 	if !c.Quorum {
 		return Plan{Action: Restart, Reason: fmt.Sprintf(
 			"local data of member %s present; the cluster does not list it but has no quorum to say so, starting on it", id)}
 	}
 	return decideUnusable(o, fmt.Sprintf("the healthy cluster %s no longer lists member %s", HexID(c.ClusterID), id))
+}
+
+// decideListed: the live cluster lists the member the local data belongs
+// to. It is this host's unless another host's entry owns it or another live
+// process already serves it: then the data is a copy (a cloned disk image,
+// a restored VM) and starting on it would put a second etcd on one raft ID.
+func decideListed(o Observation, m Member) Plan {
+	id := HexID(m.ID)
+	if !ownsEntry(o, m) {
+		return decideUnusable(o, fmt.Sprintf("the data dir holds member %s, which the cluster lists as %s: "+
+			"a copy of another host's member, not this host's (%s %s)", id, describe(m), o.Self.Name, strings.Join(o.Self.PeerURLs, ",")))
+	}
+	if m.Healthy {
+		return decideUnusable(o, fmt.Sprintf("the data dir holds member %s, but another etcd process already serves "+
+			"that member at %s while this host's etcd is down: this data is a copy", id, strings.Join(m.ClientURLs, ",")))
+	}
+	p := Plan{Action: Restart, Existing: &m,
+		Reason: fmt.Sprintf("local data of member %s present and the cluster lists it%s", id, learnerNote(m))}
+	if !o.Aliases.Equal(m.PeerURLs, o.Self.PeerURLs) {
+		if o.Cluster.Quorum {
+			p.UpdatePeerURLs = true
+			p.Reason += fmt.Sprintf("; its entry lists peer URLs %s: update them to %s first",
+				strings.Join(m.PeerURLs, ","), strings.Join(o.Self.PeerURLs, ","))
+		} else {
+			p.Reason += fmt.Sprintf("; its entry lists peer URLs %s, which cannot be updated to %s without quorum",
+				strings.Join(m.PeerURLs, ","), strings.Join(o.Self.PeerURLs, ","))
+		}
+	}
+	return p
+}
+
+// ownsEntry: the entry stands for this host when it carries this host's
+// name, no name yet, or one of its peer URLs. An entry with another name
+// and other peer URLs is another host's member.
+func ownsEntry(o Observation, m Member) bool {
+	return m.Name == "" || m.Name == o.Self.Name || sharesPeerURL(o, m)
 }
 
 func learnerNote(m Member) string {
@@ -124,7 +159,7 @@ func replace(o Observation, why string) Plan {
 		return Plan{Action: Wait, Reason: fmt.Sprintf(
 			"%s; adding this member as a voter before it has started would leave %s, not a quorum (enable learner)", why, left)}
 	}
-	p := Plan{Action: Rejoin, Add: true, AsLearner: o.Learner}
+	p := Plan{Action: Rejoin, AsLearner: o.Learner}
 	var removed []string
 	for _, m := range stale {
 		p.Remove = append(p.Remove, m.ID)
@@ -163,12 +198,14 @@ func quorumAfter(c Cluster, gone []Member, added int) (bool, string) {
 	return healthy >= need, fmt.Sprintf("%d healthy of %d voters (need %d)", healthy, voters, need)
 }
 
-// staleEntries are the live entries that stand for this member: same name, or
-// a peer URL in common. Ordered by ID for determinism.
+// staleEntries are the live entries that stand for this member: same name, a
+// peer URL in common, or the unstarted entry this host recorded adding for
+// itself (an interrupted rejoin at an old address). Ordered by ID for
+// determinism.
 func staleEntries(o Observation) []Member {
 	var out []Member
 	for _, m := range o.Cluster.Members {
-		if isSelf(o.Self, m) {
+		if isSelf(o, m) || addedByThisHost(o, m) {
 			out = append(out, m)
 		}
 	}
@@ -176,29 +213,31 @@ func staleEntries(o Observation) []Member {
 	return out
 }
 
-func isSelf(s Self, m Member) bool {
-	if m.Name != "" && m.Name == s.Name {
+func isSelf(o Observation, m Member) bool {
+	if m.Name != "" && m.Name == o.Self.Name {
 		return true
 	}
-	return sharesPeerURL(s, m)
+	return sharesPeerURL(o, m)
 }
 
-func sharesPeerURL(s Self, m Member) bool {
-	for _, u := range m.PeerURLs {
-		for _, v := range s.PeerURLs {
-			if u == v {
-				return true
-			}
-		}
-	}
-	return false
+func sharesPeerURL(o Observation, m Member) bool {
+	return o.Aliases.Intersect(o.Self.PeerURLs, m.PeerURLs)
+}
+
+// addedByThisHost: the entry is the one the state file records this host
+// adding (same ID, cluster and peer URLs) and it never started, so nobody
+// runs it.
+func addedByThisHost(o Observation, m Member) bool {
+	a := o.Memory.Added
+	return a != nil && a.ID == m.ID && !m.Started() && o.Aliases.Equal(a.PeerURLs, m.PeerURLs) &&
+		(a.ClusterID == 0 || a.ClusterID == o.Cluster.ClusterID)
 }
 
 // unstartedSelf finds an entry that was added for exactly this member's peer
 // URLs and never started: it can be joined without changing the membership.
 func unstartedSelf(o Observation) (Member, bool) {
 	for _, m := range o.Cluster.Members {
-		if m.Started() || !urlset.Equal(m.PeerURLs, o.Self.PeerURLs) {
+		if m.Started() || !o.Aliases.Equal(m.PeerURLs, o.Self.PeerURLs) {
 			continue
 		}
 		if m.Name != "" && m.Name != o.Self.Name {

@@ -52,7 +52,7 @@ func TestDecide(t *testing.T) {
 	rows := []struct {
 		name string
 		obs  Observation
-		want Plan   // Action, MoveDataAside, Remove, Add, AsLearner, Existing.ID are compared
+		want Plan   // Action, MoveDataAside, Remove, AsLearner, UpdatePeerURLs, Existing.ID are compared
 		why  string // a substring of the reason
 	}{
 		// bootstrap
@@ -67,7 +67,7 @@ func TestDecide(t *testing.T) {
 		// property 1: never new while a reachable member says the cluster exists
 		{"P1: no data and a healthy cluster that does not list us: rejoin, not bootstrap",
 			Observation{Self: self, Data: noData, Learner: true, Cluster: cluster(true, n2, n3)},
-			Plan{Action: Rejoin, Add: true, AsLearner: true}, "does not list this member"},
+			Plan{Action: Rejoin, AsLearner: true}, "does not list this member"},
 		{"P1: no data, cluster formed but without quorum: wait, not bootstrap",
 			Observation{Self: self, Data: noData, Learner: true, Cluster: cluster(false, n1, down(n2), n3)},
 			Plan{Action: Wait}, "has no quorum (1 healthy of 3 voters)"},
@@ -112,32 +112,32 @@ func TestDecide(t *testing.T) {
 		// rejoin
 		{"rejoin: data wiped, started entry remains: remove it, add as learner",
 			Observation{Self: self, Data: noData, Learner: true, Cluster: cluster(true, n1, n2, n3)},
-			Plan{Action: Rejoin, Remove: []uint64{idN1}, Add: true, AsLearner: true}, "stale entry 8e9e05c52164694d"},
+			Plan{Action: Rejoin, Remove: []uint64{idN1}, AsLearner: true}, "stale entry 8e9e05c52164694d"},
 		{"rejoin P6: crash after move aside, stale entry still listed",
 			Observation{Self: self, Data: noData, Memory: remembered, Learner: true, Cluster: cluster(true, n1, n2, n3)},
-			Plan{Action: Rejoin, Remove: []uint64{idN1}, Add: true, AsLearner: true}, "remove it"},
+			Plan{Action: Rejoin, Remove: []uint64{idN1}, AsLearner: true}, "remove it"},
 		{"rejoin P6: crash after remove, nothing listed",
 			Observation{Self: self, Data: noData, Memory: remembered, Learner: true, Cluster: cluster(true, n2, n3)},
-			Plan{Action: Rejoin, Add: true, AsLearner: true}, "add it"},
+			Plan{Action: Rejoin, AsLearner: true}, "add it"},
 		{"rejoin: host replaced under the same name with a new address",
 			Observation{Self: Self{Name: "n1", PeerURLs: []string{"http://127.0.0.9:2380"}}, Data: noData, Learner: true, Cluster: cluster(true, n1, n2, n3)},
-			Plan{Action: Rejoin, Remove: []uint64{idN1}, Add: true, AsLearner: true}, "stale entry"},
+			Plan{Action: Rejoin, Remove: []uint64{idN1}, AsLearner: true}, "stale entry"},
 		{"rejoin: unstarted entry with our name but an old address is replaced",
 			Observation{Self: Self{Name: "n1", PeerURLs: []string{"http://127.0.0.9:2380"}}, Data: noData, Learner: true,
 				Cluster: cluster(true, unstarted(idN1, "n1", "http://127.0.0.1:2380", false), n2, n3)},
-			Plan{Action: Rejoin, Remove: []uint64{idN1}, Add: true, AsLearner: true}, "stale entry"},
+			Plan{Action: Rejoin, Remove: []uint64{idN1}, AsLearner: true}, "stale entry"},
 		{"rejoin: own data but removed from the healthy cluster: move aside",
 			Observation{Self: self, Data: ownData, Learner: true, Cluster: cluster(true, n2, n3)},
-			Plan{Action: Rejoin, MoveDataAside: true, Add: true, AsLearner: true}, "no longer lists member 8e9e05c52164694d"},
+			Plan{Action: Rejoin, MoveDataAside: true, AsLearner: true}, "no longer lists member 8e9e05c52164694d"},
 		{"rejoin: another cluster's data with a healthy cluster: move aside",
 			Observation{Self: self, Data: foreignData, Learner: true, Cluster: cluster(true, n1, n2, n3)},
-			Plan{Action: Rejoin, MoveDataAside: true, Remove: []uint64{idN1}, Add: true, AsLearner: true}, "belongs to cluster abcdef"},
+			Plan{Action: Rejoin, MoveDataAside: true, Remove: []uint64{idN1}, AsLearner: true}, "belongs to cluster abcdef"},
 		{"rejoin: unreadable data with a healthy cluster: move aside",
 			Observation{Self: self, Data: badData, Learner: true, Cluster: cluster(true, n1, n2, n3)},
-			Plan{Action: Rejoin, MoveDataAside: true, Remove: []uint64{idN1}, Add: true, AsLearner: true}, "bad frame"},
+			Plan{Action: Rejoin, MoveDataAside: true, Remove: []uint64{idN1}, AsLearner: true}, "bad frame"},
 		{"rejoin: learner disabled adds a voter",
 			Observation{Self: self, Data: noData, Learner: false, Cluster: cluster(true, n1, n2, n3)},
-			Plan{Action: Rejoin, Remove: []uint64{idN1}, Add: true}, "add this member again"},
+			Plan{Action: Rejoin, Remove: []uint64{idN1}}, "add this member again"},
 
 		// wait where acting could harm
 		{"wait: another cluster's data, no quorum",
@@ -158,12 +158,79 @@ func TestDecide(t *testing.T) {
 		{"P7: second wiped member of five while the first one is a learner: still rejoins",
 			Observation{Self: self, Data: noData, Learner: true, Cluster: cluster(true, n1, n2, n3,
 				voter(0x78, "n5", "http://127.0.0.5:2380", true), unstarted(0x99, "", "http://127.0.0.4:2380", true))},
-			Plan{Action: Rejoin, Remove: []uint64{idN1}, Add: true, AsLearner: true}, "stale entry"},
+			Plan{Action: Rejoin, Remove: []uint64{idN1}, AsLearner: true}, "stale entry"},
+
+		// a copy of a member that is not this host's (issue 7 item 3)
+		{"copy: own data's member is served by another live process with this host's name: wait",
+			Observation{Self: self, Data: ownData, Learner: true, Cluster: cluster(true,
+				Member{ID: idN1, Name: "n1", PeerURLs: []string{"http://127.0.0.1:2380"}, ClientURLs: []string{"http://127.0.0.7:2379"}, Healthy: true}, n2, n3)},
+			Plan{Action: Wait}, "another etcd process already serves that member at http://127.0.0.7:2379"},
+		{"copy: the data's member is another host's entry (name and peer URL differ): move aside, rejoin",
+			Observation{Self: self, Data: LocalData{Kind: DataPresent, MemberID: idN2, ClusterID: cid}, Learner: true, Cluster: cluster(true, n1, n2, n3)},
+			Plan{Action: Rejoin, MoveDataAside: true, Remove: []uint64{idN1}, AsLearner: true}, "a copy of another host's member"},
+		{"copy: another host's member's data and this host's entry is gone: move aside, add",
+			Observation{Self: Self{Name: "n4", PeerURLs: []string{"http://127.0.0.4:2380"}}, Data: LocalData{Kind: DataPresent, MemberID: idN2, ClusterID: cid},
+				Learner: true, Cluster: cluster(true, n1, n2, n3)},
+			Plan{Action: Rejoin, MoveDataAside: true, AsLearner: true}, "a copy of another host's member"},
+		{"copy: served elsewhere and no quorum: wait, touch nothing",
+			Observation{Self: self, Data: ownData, Learner: true, Cluster: cluster(false,
+				Member{ID: idN1, Name: "n1", PeerURLs: []string{"http://127.0.0.1:2380"}, ClientURLs: []string{"http://127.0.0.7:2379"}, Healthy: true}, down(n2), down(n3))},
+			Plan{Action: Wait}, "not touching the data"},
+		{"own data, entry renamed but same peer URL: still this host's",
+			Observation{Self: self, Data: ownData, Learner: true, Cluster: cluster(true, voter(idN1, "old-name", "http://127.0.0.1:2380", false), n2, n3)},
+			Plan{Action: Restart, Existing: &n1}, "cluster lists it"},
+
+		// peer URL changes of a member that keeps its data (item 6)
+		{"restart at a new address with quorum: update the entry's peer URLs first",
+			Observation{Self: Self{Name: "n1", PeerURLs: []string{"http://127.0.0.9:2380"}}, Data: ownData, Learner: true, Cluster: cluster(true, n1, n2, n3)},
+			Plan{Action: Restart, Existing: &n1, UpdatePeerURLs: true}, "update them to http://127.0.0.9:2380 first"},
+		{"restart at a new address without quorum: start, no update",
+			Observation{Self: Self{Name: "n1", PeerURLs: []string{"http://127.0.0.9:2380"}}, Data: ownData, Learner: true, Cluster: cluster(false, n1, down(n2), n3)},
+			Plan{Action: Restart, Existing: &n1}, "cannot be updated to http://127.0.0.9:2380 without quorum"},
+		{"restart: peer URL spelled differently (case, trailing slash) is no change",
+			Observation{Self: Self{Name: "n1", PeerURLs: []string{"HTTP://127.0.0.1:2380/"}}, Data: ownData, Learner: true, Cluster: cluster(true, n1, n2, n3)},
+			Plan{Action: Restart, Existing: &n1}, "cluster lists it"},
+		{"restart: peer URL by host name, entry by address (resolved alias) is no change",
+			Observation{Self: Self{Name: "n1", PeerURLs: []string{"http://etcd1.example:2380"}}, Data: ownData, Learner: true, Cluster: cluster(true, n1, n2, n3),
+				Aliases: map[string][]string{"http://etcd1.example:2380": {"http://127.0.0.1:2380"}}},
+			Plan{Action: Restart, Existing: &n1}, "cluster lists it"},
+		{"join: unstarted entry by address, configured by host name (resolved alias)",
+			Observation{Self: Self{Name: "n1", PeerURLs: []string{"http://etcd1.example:2380"}}, Data: noData, Learner: true,
+				Cluster: cluster(true, unstarted(idNew, "", "http://127.0.0.1:2380", true), n2, n3),
+				Aliases: map[string][]string{"http://etcd1.example:2380": {"http://127.0.0.1:2380"}}},
+			Plan{Action: Join, Existing: &Member{ID: idNew}}, "added but never started"},
+
+		// an interrupted rejoin at an old address (item 7)
+		{"rejoin: the unstarted learner this host added at its old address is removed",
+			Observation{Self: Self{Name: "n1", PeerURLs: []string{"http://127.0.0.9:2380"}}, Data: noData, Learner: true,
+				Memory:  Memory{Added: &Added{ID: idNew, ClusterID: cid, PeerURLs: []string{"http://127.0.0.1:2380"}}},
+				Cluster: cluster(true, unstarted(idNew, "", "http://127.0.0.1:2380", true), n2, n3)},
+			Plan{Action: Rejoin, Remove: []uint64{idNew}, AsLearner: true}, "stale entry 1234"},
+		{"rejoin: an unstarted learner not recorded as this host's is left alone",
+			Observation{Self: Self{Name: "n1", PeerURLs: []string{"http://127.0.0.9:2380"}}, Data: noData, Learner: true,
+				Memory:  Memory{Added: &Added{ID: 0x4321, ClusterID: cid, PeerURLs: []string{"http://127.0.0.1:2380"}}},
+				Cluster: cluster(true, unstarted(idNew, "", "http://127.0.0.1:2380", true), n2, n3)},
+			Plan{Action: Rejoin, AsLearner: true}, "does not list this member"},
+		{"rejoin: the recorded entry started meanwhile (someone runs it): left alone",
+			Observation{Self: Self{Name: "n1", PeerURLs: []string{"http://127.0.0.9:2380"}}, Data: noData, Learner: true,
+				Memory:  Memory{Added: &Added{ID: idNew, ClusterID: cid, PeerURLs: []string{"http://127.0.0.1:2380"}}},
+				Cluster: cluster(true, Member{ID: idNew, PeerURLs: []string{"http://127.0.0.1:2380"}, ClientURLs: []string{"http://127.0.0.1:2379"}, IsLearner: true}, n2, n3)},
+			Plan{Action: Rejoin, AsLearner: true}, "does not list this member"},
+		{"wait: no data, nobody answers, a recorded add but never healthy: no bootstrap",
+			Observation{Self: self, Data: noData, Learner: true, Cluster: unreachable,
+				Memory: Memory{Added: &Added{ID: idNew, ClusterID: cid, PeerURLs: []string{"http://127.0.0.1:2380"}}}},
+			Plan{Action: Wait}, "refusing to bootstrap a second cluster"},
+
+		// members of two clusters answer with a leader
+		{"wait: two clusters answer",
+			Observation{Self: self, Data: ownData, Learner: true, Cluster: Cluster{Reachable: true, Quorum: true, ClusterID: cid,
+				Members: []Member{n1, n2, n3}, Conflict: "cluster cdf818194e3a8c32 at http://127.0.0.2:2379, cluster abcdef at http://127.0.0.5:2379"}},
+			Plan{Action: Wait}, "more than one cluster"},
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
 			got := Decide(r.obs)
-			if got.Action != r.want.Action || got.MoveDataAside != r.want.MoveDataAside || got.Add != r.want.Add ||
+			if got.Action != r.want.Action || got.MoveDataAside != r.want.MoveDataAside || got.UpdatePeerURLs != r.want.UpdatePeerURLs ||
 				got.AsLearner != r.want.AsLearner || !reflect.DeepEqual(got.Remove, r.want.Remove) {
 				t.Errorf("plan = %+v\nwant   %+v", got, r.want)
 			}
@@ -173,7 +240,7 @@ func TestDecide(t *testing.T) {
 			if !strings.Contains(got.Reason, r.why) {
 				t.Errorf("reason %q does not say %q", got.Reason, r.why)
 			}
-			if got.Action == Wait && (got.MoveDataAside || got.Add || len(got.Remove) > 0) {
+			if got.Action == Wait && (got.MoveDataAside || got.UpdatePeerURLs || len(got.Remove) > 0) {
 				t.Errorf("a wait must not carry destructive steps: %+v", got)
 			}
 		})
@@ -190,7 +257,7 @@ func TestNeverNewWhenFormed(t *testing.T) {
 				for _, ms := range [][]Member{{n1, n2, n3}, {n2}, {down(n2), n3}, {unstarted(idN2, "n2", "http://127.0.0.2:2380", false), n3}} {
 					o := Observation{Self: self, Data: data, Memory: mem, Learner: true, Cluster: cluster(quorum, ms...)}
 					if p := Decide(o); p.Action == Bootstrap {
-						t.Errorf("bootstrap although the cluster exists: %+v -> %s", o, p)
+						t.Errorf("bootstrap although the cluster exists: %+v -> %+v", o, p)
 					}
 				}
 			}
@@ -203,7 +270,7 @@ func TestNeverNewWhenFormed(t *testing.T) {
 func TestOwnDataNeverMovedWithoutQuorum(t *testing.T) {
 	for _, c := range []Cluster{unreachable, cluster(false, n1, down(n2), n3), cluster(false, down(n2), n3), cluster(false)} {
 		if p := Decide(Observation{Self: self, Data: ownData, Learner: true, Cluster: c}); p.MoveDataAside || p.Action != Restart {
-			t.Errorf("own data with %+v: %s (move aside %v)", c, p, p.MoveDataAside)
+			t.Errorf("own data with %+v: %+v", c, p)
 		}
 	}
 }

@@ -5,7 +5,8 @@ package plan
 
 import (
 	"fmt"
-	"strings"
+
+	"github.com/etcd-rejoin/etcd-rejoin/internal/urlset"
 )
 
 // Action is what etcd-rejoin does before it starts etcd.
@@ -64,6 +65,9 @@ type Cluster struct {
 	Quorum bool `json:"quorum"`
 	// Errors holds one line per endpoint that did not answer.
 	Errors []string `json:"errors,omitempty"`
+	// Conflict, when set, says that members of more than one cluster
+	// answered with a leader: nothing can be decided safely.
+	Conflict string `json:"conflict,omitempty"`
 }
 
 // Voters returns how many voting members the cluster has, and how many of
@@ -96,14 +100,27 @@ func (c Cluster) Formed() bool {
 }
 
 // Memory is etcd-rejoin's own state file, kept outside the data dir: the
-// member and cluster ID this host had once its member was healthy.
+// member and cluster ID this host had once its member was healthy, and the
+// entry it added for itself before etcd first started on it.
 type Memory struct {
 	MemberID  uint64 `json:"member_id,omitempty"`
 	ClusterID uint64 `json:"cluster_id,omitempty"`
+	// Added is the entry this host added to the live cluster, recorded
+	// before etcd was started on it: an entry left unstarted by an
+	// interrupted rejoin is then provably this host's.
+	Added *Added `json:"added,omitempty"`
 }
 
-// Known reports whether the state file records an earlier healthy member.
-func (m Memory) Known() bool { return m.MemberID != 0 || m.ClusterID != 0 }
+// Added is a member entry this host added for itself.
+type Added struct {
+	ID        uint64   `json:"id"`
+	ClusterID uint64   `json:"cluster_id"`
+	PeerURLs  []string `json:"peer_urls"`
+}
+
+// Known reports whether the state file records that this host was, or was
+// being added as, a member of some cluster.
+func (m Memory) Known() bool { return m.MemberID != 0 || m.ClusterID != 0 || m.Added != nil }
 
 // Self is the member this host runs, as configured.
 type Self struct {
@@ -120,6 +137,9 @@ type Observation struct {
 	// Learner says whether a new member joins as a learner (configured, and
 	// supported by the server).
 	Learner bool `json:"learner"`
+	// Aliases are other spellings of the URLs seen (host names resolved to
+	// addresses), so that URLs compare as etcd compares them.
+	Aliases urlset.Aliases `json:"aliases,omitempty"`
 }
 
 // Plan is the decision: one action, why, and the steps it implies.
@@ -128,21 +148,16 @@ type Plan struct {
 	Reason string `json:"reason"`
 	// MoveDataAside is set when the local data dir must be moved aside first.
 	MoveDataAside bool `json:"move_data_aside,omitempty"`
-	// Remove lists stale member entries to remove, in order.
+	// Remove lists stale member entries to remove, in order (rejoin).
 	Remove []uint64 `json:"remove,omitempty"`
-	// Add is set when this member must be added to the live cluster.
-	Add bool `json:"add,omitempty"`
-	// AsLearner is set when it is added as a learner.
+	// AsLearner is set when a rejoin adds this member as a learner.
 	AsLearner bool `json:"as_learner,omitempty"`
 	// Existing is the live entry this member starts as (join, restart).
 	Existing *Member `json:"existing,omitempty"`
+	// UpdatePeerURLs is set when a restart must first set the live entry's
+	// peer URLs to the configured ones (the host came back at a new address).
+	UpdatePeerURLs bool `json:"update_peer_urls,omitempty"`
 }
 
 // HexID formats a member or cluster ID as etcd prints it.
 func HexID(id uint64) string { return fmt.Sprintf("%x", id) }
-
-func (p Plan) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s", p.Action, p.Reason)
-	return b.String()
-}
