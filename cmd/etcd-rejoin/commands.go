@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -74,12 +75,15 @@ func overridden(cfg *config.Config) string {
 // command adds; no positional arguments.
 func (a *app) parseArgs(cmd string, args []string, extra func(*flag.FlagSet)) error {
 	fs := a.flags(cmd)
-	fs.Usage = func() {}
 	if extra != nil {
 		extra(fs)
 	}
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %s: %v", errUsage, cmd, err)
+		if err := usageError(cmd, err); errors.Is(err, errHelp) {
+			fmt.Fprint(a.stdout, usage)
+			return err
+		}
+		return usageError(cmd, err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: %s takes no arguments, got %q", errUsage, cmd, strings.Join(fs.Args(), " "))
@@ -119,7 +123,8 @@ func (a *app) plan(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	obs, p, err := service.New(cfg, a.logger(cfg), notify.New(func(string) string { return "" }, a.logger(cfg)), nil).Plan(ctx)
+	log := a.logger(cfg)
+	obs, p, err := service.New(cfg, log, notify.New(func(string) string { return "" }, log), nil).Plan(ctx)
 	if err != nil {
 		return err
 	}
@@ -151,6 +156,14 @@ func (a *app) check(args []string) error {
 	}
 	fmt.Fprintf(a.stdout, "configuration OK: member %s, data dir %s, %d member(s) in the initial cluster\n",
 		cfg.Name, cfg.DataDir, len(cfg.InitialCluster))
+	return nil
+}
+
+func (a *app) help(args []string) error {
+	if err := a.parseArgs("help", args, nil); err != nil {
+		return err
+	}
+	fmt.Fprint(a.stdout, usage)
 	return nil
 }
 

@@ -24,12 +24,15 @@ var (
 	commit  = "unknown"
 )
 
-// Exit codes.
+// Exit codes. Not 2: Go's runtime exits 2 on a panic in any goroutine and
+// on fatal errors (out of memory, concurrent map writes), and those must be
+// restarted like any other runtime failure.
 const (
 	exitOK      = 0
-	exitFailure = 1 // runtime failure: systemd restarts the unit
-	exitConfig  = 2 // invalid configuration: RestartPreventExitStatus=2
-	exitWait    = 3 // plan: it would wait
+	exitFailure = 1  // runtime failure: systemd restarts the unit
+	exitWait    = 3  // plan: it would wait
+	exitUsage   = 64 // EX_USAGE, a bad command line: RestartPreventExitStatus=
+	exitConfig  = 78 // EX_CONFIG, an invalid configuration: RestartPreventExitStatus=
 )
 
 const usage = `usage: etcd-rejoin [--config PATH] [command]
@@ -37,8 +40,12 @@ const usage = `usage: etcd-rejoin [--config PATH] [command]
 commands:
   run            run the service (default)
   plan [--json]  print the action it would take and why; exit 0, or 3 when it would wait
-  check          validate the configuration offline; exit 0, or 2 listing every problem
+  check          validate the configuration offline; exit 0, or 78 listing every problem
   version        print versions
+  help           print this help
+
+exit codes: 0 clean stop, 1 runtime failure, 3 plan would wait,
+64 bad command line, 78 invalid configuration
 `
 
 func main() {
@@ -61,8 +68,7 @@ func main() {
 
 // run parses the command line and maps the outcome to an exit code.
 // --config may stand before or after the command. A panic on this goroutine
-// (where the service loop runs) exits 1, not Go's 2, which the unit reserves
-// for invalid configurations (RestartPreventExitStatus=2).
+// (where the service loop runs) exits 1 after printing its stack.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -73,7 +79,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	app := &app{stdout: stdout, stderr: stderr}
 	top := app.flags("etcd-rejoin")
 	if err := top.Parse(args); err != nil {
-		return exitConfig
+		err = usageError("", err)
+		if errors.Is(err, errHelp) {
+			fmt.Fprint(stdout, usage)
+		}
+		return exitCode(err, stderr)
 	}
 	cmd, rest := "run", top.Args()
 	if len(rest) > 0 {
@@ -89,19 +99,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 		err = app.check(rest)
 	case "version":
 		err = app.version(rest)
+	case "help":
+		err = app.help(rest)
 	default:
-		fmt.Fprintf(stderr, "etcd-rejoin: unknown command %q\n%s", cmd, usage)
-		return exitConfig
+		err = fmt.Errorf("%w: unknown command %q", errUsage, cmd)
 	}
 	return exitCode(err, stderr)
+}
+
+// usageError turns a flag parsing error into a usage error; a request for
+// help (-h, --help) is none.
+func usageError(cmd string, err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return errHelp
+	}
+	if cmd != "" {
+		return fmt.Errorf("%w: %s: %v", errUsage, cmd, err)
+	}
+	return fmt.Errorf("%w: %v", errUsage, err)
 }
 
 // flags returns a flag set that knows --config, for the command line and
 // for each command.
 func (a *app) flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
-	fs.Usage = func() { fmt.Fprint(a.stderr, usage) }
+	fs.SetOutput(io.Discard)
 	fs.Func("config", "configuration file (default $ETCD_REJOIN_CONFIG, else "+config.DefaultPath+" if present)",
 		func(v string) error { a.configPath = v; return nil })
 	return fs
@@ -111,17 +133,20 @@ func (a *app) flags(name string) *flag.FlagSet {
 var errWouldWait = errors.New("would wait")
 
 // errUsage is a bad command line.
-var errUsage = errors.New("usage")
+var errUsage = errors.New("bad command line")
+
+// errHelp is a request for help: the usage goes to stdout, exit 0.
+var errHelp = errors.New("help requested")
 
 func exitCode(err error, stderr io.Writer) int {
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, errHelp):
 		return exitOK
 	case errors.Is(err, errWouldWait):
 		return exitWait
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "etcd-rejoin: %v\n%s", err, usage)
-		return exitConfig
+		return exitUsage
 	case errors.Is(err, config.ErrInvalid):
 		fmt.Fprintf(stderr, "etcd-rejoin: %v\n", err)
 		return exitConfig

@@ -42,9 +42,9 @@ func writeFile(t *testing.T, name, content string) string {
 	return p
 }
 
-// Bad configurations exit 2, name every problem, and touch no file: no data
-// dir, no state file appears.
-func TestBadConfigurationExits2(t *testing.T) {
+// Bad configurations exit 78 (EX_CONFIG), name every problem, and touch no
+// file: no data dir, no state file appears.
+func TestBadConfigurationExits78(t *testing.T) {
 	cases := []struct {
 		name string
 		toml string
@@ -68,8 +68,8 @@ func TestBadConfigurationExits2(t *testing.T) {
 					args = append([]string{"--config", writeFile(t, "c.toml", c.toml)}, args...)
 				}
 				code, _, stderr := runIn(t, c.env, args...)
-				if code != 2 {
-					t.Errorf("exit code = %d, want 2; stderr:\n%s", code, stderr)
+				if code != 78 {
+					t.Errorf("exit code = %d, want 78; stderr:\n%s", code, stderr)
 				}
 				for _, w := range c.want {
 					if !strings.Contains(stderr, w) {
@@ -113,12 +113,43 @@ func TestCheckAcceptsDockerEnvironment(t *testing.T) {
 	}
 }
 
+// A bad command line exits 64 (EX_USAGE) with the usage on stderr.
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{{"frobnicate"}, {"check", "extra"}, {"--nope"}, {"plan", "--yaml"}} {
-		code, _, stderr := runIn(t, nil, args...)
-		if code != 2 || !strings.Contains(stderr, "usage: etcd-rejoin") {
-			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"check", "extra"}, `check takes no arguments, got "extra"`},
+		{[]string{"--nope"}, "flag provided but not defined: -nope"},
+		{[]string{"plan", "--yaml"}, "plan: flag provided but not defined: -yaml"},
+	} {
+		code, stdout, stderr := runIn(t, nil, tc.args...)
+		if code != 64 || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "usage: etcd-rejoin") || stdout != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 64 and %q", tc.args, code, stdout, stderr, tc.want)
 		}
+		if strings.Count(stderr, "usage: etcd-rejoin") != 1 {
+			t.Errorf("%v: usage printed %d times", tc.args, strings.Count(stderr, "usage: etcd-rejoin"))
+		}
+	}
+}
+
+// Asking for help is no error: the usage goes to stdout, exit 0.
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}, {"plan", "--help"}, {"check", "-h"}} {
+		code, stdout, stderr := runIn(t, nil, args...)
+		if code != 0 || !strings.HasPrefix(stdout, "usage: etcd-rejoin") || !strings.Contains(stdout, "78 invalid configuration") || stderr != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
+		}
+	}
+}
+
+// plan prints each configuration warning once.
+func TestPlanWarnsOnce(t *testing.T) {
+	_, _, stderr := runIn(t, []string{"ETCD_INITIAL_CLUSTER_STATE=new", "ETCD_REJOIN_DIAL_TIMEOUT=100ms",
+		"ETCD_INITIAL_CLUSTER=default=http://127.0.0.1:2380", "ETCD_INITIAL_ADVERTISE_PEER_URLS=http://127.0.0.1:2380"}, "plan")
+	if n := strings.Count(stderr, "ETCD_INITIAL_CLUSTER_STATE is ignored"); n != 1 {
+		t.Errorf("warning printed %d times:\n%s", n, stderr)
 	}
 }
 

@@ -77,12 +77,27 @@ type Config struct {
 	// Warnings are non-fatal remarks (ignored or unknown variables).
 	Warnings []string
 
-	// Derived from Etcd.
-	Name           string
-	DataDir        string
-	PeerURLs       []string            // initial-advertise-peer-urls
-	InitialCluster map[string][]string // name -> peer URLs
-	LocalClientURL string              // where etcd-rejoin reaches its own member
+	// Derived from Etcd, parsed and checked once.
+	Name                string
+	DataDir             string
+	WALDir              string              // etcd's wal-dir; "" when the WAL is in the data dir
+	PeerURLs            []string            // initial-advertise-peer-urls
+	ListenPeerURLs      []string            // listen-peer-urls
+	ListenClientURLs    []string            // listen-client-urls
+	AdvertiseClientURLs []string            // advertise-client-urls
+	InitialCluster      map[string][]string // name -> peer URLs
+	// LocalClientURL is where etcd-rejoin reaches its own member: the first
+	// listen URL, with a wildcard host replaced by loopback.
+	LocalClientURL string
+	// LocalServerName is the name the local member's TLS certificate is
+	// checked against: the host of the first advertised client URL (the
+	// certificate is made for that name, not for the listen address).
+	LocalServerName string
+}
+
+// ClientTLSOn reports whether the members' client URLs use https.
+func (c *Config) ClientTLSOn() bool {
+	return anyHTTPS(c.ListenClientURLs, c.AdvertiseClientURLs, c.PeerClientURLs)
 }
 
 // Problem is one configuration error: the key, where its value came from,
@@ -314,13 +329,19 @@ func (b *builder) finish() *Config {
 func (b *builder) parseEtcd(cfg *Config) {
 	cfg.Name = b.etcd["name"]
 	cfg.DataDir = b.etcd["data-dir"]
+	cfg.WALDir = strings.TrimSpace(b.etcd["wal-dir"])
 	cfg.PeerURLs = b.urlList("initial-advertise-peer-urls")
-	clientListen := b.urlList("listen-client-urls")
-	b.urlList("listen-peer-urls")
-	b.urlList("advertise-client-urls")
+	cfg.ListenClientURLs = b.urlList("listen-client-urls")
+	cfg.ListenPeerURLs = b.urlList("listen-peer-urls")
+	cfg.AdvertiseClientURLs = b.urlList("advertise-client-urls")
 	cfg.InitialCluster = b.initialCluster()
-	if len(clientListen) > 0 {
-		cfg.LocalClientURL = localURL(clientListen[0])
+	if len(cfg.ListenClientURLs) > 0 {
+		cfg.LocalClientURL = localURL(cfg.ListenClientURLs[0])
+	}
+	if len(cfg.AdvertiseClientURLs) > 0 && anyHTTPS(cfg.AdvertiseClientURLs) {
+		if u, err := url.Parse(cfg.AdvertiseClientURLs[0]); err == nil {
+			cfg.LocalServerName = u.Hostname()
+		}
 	}
 }
 

@@ -82,8 +82,10 @@ func TestBuiltInDefaults(t *testing.T) {
 		WaitBackoffMax: 30 * time.Second, StopTimeout: 20 * time.Second, JoinTimeout: 5 * time.Minute, LogFormat: "text",
 		StateFile: "default.etcd.rejoin-state.json",
 		Name:      "default", DataDir: "default.etcd", PeerURLs: []string{"http://localhost:2380"},
-		InitialCluster: map[string][]string{"default": {"http://localhost:2380"}},
-		LocalClientURL: "http://localhost:2379",
+		ListenPeerURLs: []string{"http://localhost:2380"}, ListenClientURLs: []string{"http://localhost:2379"},
+		AdvertiseClientURLs: []string{"http://localhost:2379"},
+		InitialCluster:      map[string][]string{"default": {"http://localhost:2380"}},
+		LocalClientURL:      "http://localhost:2379",
 	}
 	got := *cfg
 	got.Etcd, got.Sources, got.Warnings = nil, nil, nil

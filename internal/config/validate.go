@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -21,7 +22,8 @@ func (b *builder) validate(cfg *Config) {
 		b.problem("keep-backups", b.ownSrc["keep-backups"], "must be at least 1, got %d", cfg.KeepBackups)
 	}
 	b.checkSelfInCluster(cfg)
-	b.checkEtcdTLS()
+	b.checkWALDir(cfg)
+	b.checkEtcdTLS(cfg)
 	b.checkPair("client-tls", cfg.ClientTLS)
 	b.checkPair("peer-tls", cfg.PeerTLS)
 }
@@ -45,14 +47,31 @@ func (b *builder) checkSelfInCluster(cfg *Config) {
 	}
 }
 
+// checkWALDir: a wal-dir must not be the data dir or lie inside it where
+// etcd keeps its own files, nor hold the data dir.
+func (b *builder) checkWALDir(cfg *Config) {
+	if cfg.WALDir == "" || strings.TrimSpace(cfg.DataDir) == "" {
+		return
+	}
+	wal, data := filepath.Clean(cfg.WALDir), filepath.Clean(cfg.DataDir)
+	switch {
+	case wal == data:
+		b.problem("etcd.wal-dir", b.etcdSrc["wal-dir"], "is the data dir itself; leave it unset to keep the WAL in the data dir")
+	case strings.HasPrefix(wal, data+string(filepath.Separator)+"member"):
+		b.problem("etcd.wal-dir", b.etcdSrc["wal-dir"], "%s is inside the data dir's member directory, where etcd keeps its own files", wal)
+	case strings.HasPrefix(data, wal+string(filepath.Separator)):
+		b.problem("etcd.wal-dir", b.etcdSrc["wal-dir"], "%s contains the data dir %s", wal, data)
+	}
+}
+
 // checkEtcdTLS: https URLs need certificates, certificate authentication
 // needs a CA, and certificates come with their keys.
-func (b *builder) checkEtcdTLS() {
+func (b *builder) checkEtcdTLS(cfg *Config) {
 	e := b.etcd
-	if hasHTTPS(e["listen-client-urls"]) && e["cert-file"] == "" && !b.etcdBool("auto-tls") {
+	if anyHTTPS(cfg.ListenClientURLs) && e["cert-file"] == "" && !b.etcdBool("auto-tls") {
 		b.problem("etcd.listen-client-urls", b.etcdSrc["listen-client-urls"], "uses https but etcd.cert-file is not set")
 	}
-	if hasHTTPS(e["listen-peer-urls"]) && e["peer-cert-file"] == "" && !b.etcdBool("peer-auto-tls") {
+	if anyHTTPS(cfg.ListenPeerURLs) && e["peer-cert-file"] == "" && !b.etcdBool("peer-auto-tls") {
 		b.problem("etcd.listen-peer-urls", b.etcdSrc["listen-peer-urls"], "uses https but etcd.peer-cert-file is not set")
 	}
 	if b.etcdBool("client-cert-auth") && e["trusted-ca-file"] == "" {
@@ -86,7 +105,27 @@ func (b *builder) etcdBool(flag string) bool {
 	return x
 }
 
-func hasHTTPS(urls string) bool { return strings.Contains(urls, "https://") }
+// anyHTTPS reports whether any of the URLs uses https: the one test of
+// whether TLS is on.
+func anyHTTPS(lists ...[]string) bool {
+	for _, l := range lists {
+		for _, u := range l {
+			if strings.HasPrefix(strings.ToLower(u), "https://") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// clusterPeerURLs flattens the initial cluster's peer URLs.
+func clusterPeerURLs(ic map[string][]string) []string {
+	var out []string
+	for _, urls := range ic {
+		out = append(out, urls...)
+	}
+	return out
+}
 
 func (b *builder) checkPair(table string, t TLS) {
 	if (t.CertFile == "") != (t.KeyFile == "") {
@@ -102,24 +141,16 @@ func (b *builder) checkPair(table string, t TLS) {
 // etcd's own when they are not set explicitly.
 func (b *builder) deriveTLS(cfg *Config) {
 	e := b.etcd
-	if !cfg.ClientTLS.Enabled() && b.clientTLSNeeded() {
+	if !cfg.ClientTLS.Enabled() && cfg.ClientTLSOn() {
 		cfg.ClientTLS.CertFile = first(e["client-cert-file"], e["cert-file"])
 		cfg.ClientTLS.KeyFile = first(e["client-key-file"], e["key-file"])
 		cfg.ClientTLS.TrustedCAFile = e["trusted-ca-file"]
 	}
-	if !cfg.PeerTLS.Enabled() && (hasHTTPS(e["initial-advertise-peer-urls"]) || hasHTTPS(e["initial-cluster"])) {
+	if !cfg.PeerTLS.Enabled() && anyHTTPS(cfg.PeerURLs, clusterPeerURLs(cfg.InitialCluster)) {
 		cfg.PeerTLS.CertFile = first(e["peer-client-cert-file"], e["peer-cert-file"])
 		cfg.PeerTLS.KeyFile = first(e["peer-client-key-file"], e["peer-key-file"])
 		cfg.PeerTLS.TrustedCAFile = e["peer-trusted-ca-file"]
 	}
-}
-
-func (b *builder) clientTLSNeeded() bool {
-	e := b.etcd
-	if hasHTTPS(e["advertise-client-urls"]) || hasHTTPS(e["listen-client-urls"]) {
-		return true
-	}
-	return hasHTTPS(b.own["peer-client-urls"])
 }
 
 func first(vals ...string) string {

@@ -180,11 +180,11 @@ func stopEtcd(t *testing.T, cmd *exec.Cmd, exited <-chan error) error {
 }
 
 func TestInspectRealEtcd(t *testing.T) {
-	ips := map[string]string{"etcd-3.4": "127.0.3.1", "etcd-3.6": "127.0.3.2"}
+	ips := map[string]string{"etcd-3.4": "127.0.3.1", "etcd-3.5": "127.0.3.5", "etcd-3.6": "127.0.3.2"}
 	for _, bin := range etcdBinaries(t) {
 		t.Run(bin.name, func(t *testing.T) {
 			m := runSingleMember(t, bin.path, ips[bin.name], "inspect-"+bin.name)
-			got, err := Inspect(m.dataDir)
+			got, err := Inspect(Layout{DataDir: m.dataDir})
 			if err != nil {
 				t.Fatalf("Inspect(%s): %v", m.dataDir, err)
 			}
@@ -207,7 +207,7 @@ func TestInspectTwoClustersDiffer(t *testing.T) {
 		t.Fatalf("two clusters share IDs: a %x/%x, b %x/%x", a.memberID, a.clusterID, b.memberID, b.clusterID)
 	}
 	for _, m := range []realMember{a, b} {
-		got, err := Inspect(m.dataDir)
+		got, err := Inspect(Layout{DataDir: m.dataDir})
 		if err != nil {
 			t.Fatalf("Inspect(%s): %v", m.dataDir, err)
 		}
@@ -220,7 +220,7 @@ func TestInspectTwoClustersDiffer(t *testing.T) {
 // writeTestdataHeader stores the first bytes of the real WAL and its IDs.
 func writeTestdataHeader(t *testing.T, name string, m realMember) {
 	t.Helper()
-	walPath, _, err := findWAL(m.dataDir)
+	walPath, _, err := findWAL(Layout{DataDir: m.dataDir})
 	if err != nil || walPath == "" {
 		t.Fatalf("find WAL in %s: %q %v", m.dataDir, walPath, err)
 	}
@@ -235,5 +235,43 @@ func writeTestdataHeader(t *testing.T, name string, m realMember) {
 	ids := fmt.Sprintf("%x %x\n", m.memberID, m.clusterID)
 	if err := os.WriteFile(filepath.Join("testdata", name+".ids"), []byte(ids), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRefusedStartLeavesARemnant: an etcd started as an existing member that
+// cannot join (here: no peer answers) exits and leaves files behind. They
+// hold no data: moved aside, they are a remnant, which never counts against
+// keep-backups.
+func TestRefusedStartLeavesARemnant(t *testing.T) {
+	ips := map[string]string{"etcd-3.4": "127.0.3.11", "etcd-3.5": "127.0.3.12", "etcd-3.6": "127.0.3.13"}
+	for _, bin := range etcdBinaries(t) {
+		t.Run(bin.name, func(t *testing.T) {
+			parent := t.TempDir()
+			dataDir := filepath.Join(parent, "etcd")
+			peer, client := "http://"+ips[bin.name]+":2380", "http://"+ips[bin.name]+":2379"
+			cmd := exec.Command(bin.path,
+				"--name", "m1", "--data-dir", dataDir, "--logger", "zap",
+				"--listen-client-urls", client, "--advertise-client-urls", client,
+				"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+				"--initial-cluster", "m1="+peer+",m2=http://127.0.3.99:2380", "--initial-cluster-state", "existing")
+			cmd.Env = []string{"PATH=/usr/bin:/bin"}
+			logs := &tailBuffer{}
+			cmd.Stdout, cmd.Stderr = logs, logs
+			if err := cmd.Run(); err == nil {
+				t.Fatalf("etcd joined a cluster that does not exist:\n%s", logs)
+			}
+			got, err := Inspect(Layout{DataDir: dataDir})
+			if err != nil || got.Kind == plan.DataPresent {
+				t.Fatalf("after the refused start Inspect = %+v, %v; want no usable data", got, err)
+			}
+			m, err := MoveAside(Layout{DataDir: dataDir}, "", 1, moveTime)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Kind == plan.DataUnreadable && m.Kind != KindRemnant {
+				t.Errorf("moved %+v (left: %s), want a remnant", m, got.Detail)
+			}
+			t.Logf("refused start left %s; moved aside as %s", got.Detail, m.Kind)
+		})
 	}
 }

@@ -110,7 +110,7 @@ func TestInspectTestdataHeaders(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			header, member, cluster := realHeader(t, name)
 			dir := makeTree(t, map[string][]byte{"member/wal/" + firstWAL: header, "member/snap/db": {1}})
-			got, err := Inspect(dir)
+			got, err := Inspect(Layout{DataDir: dir})
 			want := plan.LocalData{Kind: plan.DataPresent, MemberID: member, ClusterID: cluster}
 			if err != nil || got != want {
 				t.Fatalf("Inspect = %+v, %v; want %+v", got, err, want)
@@ -153,7 +153,7 @@ func TestInspectLayouts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := makeTree(t, tt.entries)
-			got, err := Inspect(dir)
+			got, err := Inspect(Layout{DataDir: dir})
 			if err != nil {
 				t.Fatalf("Inspect: %v", err)
 			}
@@ -180,7 +180,7 @@ func checkData(t *testing.T, dir string, got plan.LocalData, kind plan.DataKind,
 }
 
 func TestInspectMissingDir(t *testing.T) {
-	got, err := Inspect(filepath.Join(t.TempDir(), "nope"))
+	got, err := Inspect(Layout{DataDir: filepath.Join(t.TempDir(), "nope")})
 	if err != nil || got != (plan.LocalData{Kind: plan.DataNone}) {
 		t.Fatalf("Inspect(missing) = %+v, %v; want none", got, err)
 	}
@@ -191,7 +191,7 @@ func TestInspectWALFifo(t *testing.T) {
 	if err := syscall.Mkfifo(filepath.Join(dir, "member", "wal", firstWAL), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Inspect(dir)
+	got, err := Inspect(Layout{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestInspectSymlinkedDir(t *testing.T) {
 	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Inspect(link)
+	got, err := Inspect(Layout{DataDir: link})
 	if err != nil || got.Kind != plan.DataPresent || got.MemberID != member || got.ClusterID != cluster {
 		t.Fatalf("Inspect(symlink) = %+v, %v", got, err)
 	}
@@ -247,7 +247,7 @@ func TestInspectErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Inspect(tt.dir)
+			got, err := Inspect(Layout{DataDir: tt.dir})
 			if err == nil {
 				t.Fatalf("Inspect(%s) = %+v, want an error", tt.dir, got)
 			}
@@ -305,7 +305,7 @@ func TestInspectWALContent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := makeTree(t, map[string][]byte{"member/wal/" + firstWAL: tt.wal})
-			got, err := Inspect(dir)
+			got, err := Inspect(Layout{DataDir: dir})
 			if err != nil {
 				t.Fatalf("Inspect: %v", err)
 			}
@@ -358,7 +358,7 @@ func BenchmarkInspect(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		got, err := Inspect(dir)
+		got, err := Inspect(Layout{DataDir: dir})
 		if err != nil || got.MemberID != member {
 			b.Fatalf("Inspect = %+v, %v", got, err)
 		}

@@ -19,7 +19,7 @@ const childEnv = "DATADIR_TEST_INSPECT_CHILD"
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(childEnv); dir != "" {
-		got, err := Inspect(dir)
+		got, err := Inspect(Layout{DataDir: dir})
 		fmt.Printf("data=%+v\nerr=%v\npermission=%t\n", got, err, errors.Is(err, fs.ErrPermission))
 		os.Exit(0)
 	}
@@ -36,7 +36,7 @@ func TestInspectPermissionDenied(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = os.Chmod(filepath.Join(dir, "member"), 0o700) })
 	if os.Geteuid() != 0 {
-		got, err := Inspect(dir)
+		got, err := Inspect(Layout{DataDir: dir})
 		if !errors.Is(err, fs.ErrPermission) || got.Kind != "" {
 			t.Fatalf("Inspect = %+v, %v; want a permission error", got, err)
 		}

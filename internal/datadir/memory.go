@@ -17,10 +17,19 @@ import (
 // maxStateFile bounds what LoadMemory reads: the file holds two IDs.
 const maxStateFile = 64 << 10
 
-// stateFile is the state file's JSON form: IDs as hex strings, as etcd prints them.
+// stateFile is the state file's JSON form: IDs as hex strings, as etcd
+// prints them.
 type stateFile struct {
-	MemberID  *string `json:"member_id"`
-	ClusterID *string `json:"cluster_id"`
+	MemberID  *string     `json:"member_id"`
+	ClusterID *string     `json:"cluster_id"`
+	Added     *addedEntry `json:"added,omitempty"`
+}
+
+// addedEntry is plan.Added in the state file.
+type addedEntry struct {
+	ID        string   `json:"id"`
+	ClusterID string   `json:"cluster_id"`
+	PeerURLs  []string `json:"peer_urls"`
 }
 
 // LoadMemory reads the state file at path. A missing file gives the zero
@@ -57,7 +66,8 @@ func readSmall(path string) ([]byte, error) {
 	return b, nil
 }
 
-// parseMemory decodes the JSON strictly: one object, both keys, no others.
+// parseMemory decodes the JSON strictly: one object, both ID keys, an
+// optional added entry, nothing else.
 func parseMemory(b []byte) (plan.Memory, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -76,7 +86,29 @@ func parseMemory(b []byte) (plan.Memory, error) {
 	if err != nil {
 		return plan.Memory{}, err
 	}
-	return plan.Memory{MemberID: member, ClusterID: cluster}, nil
+	added, err := parseAdded(s.Added)
+	if err != nil {
+		return plan.Memory{}, err
+	}
+	return plan.Memory{MemberID: member, ClusterID: cluster, Added: added}, nil
+}
+
+func parseAdded(a *addedEntry) (*plan.Added, error) {
+	if a == nil {
+		return nil, nil
+	}
+	id, err := parseHexID("added.id", &a.ID)
+	if err != nil {
+		return nil, err
+	}
+	cluster, err := parseHexID("added.cluster_id", &a.ClusterID)
+	if err != nil {
+		return nil, err
+	}
+	if id == 0 || len(a.PeerURLs) == 0 {
+		return nil, errors.New(`key "added": needs a member ID and peer URLs`)
+	}
+	return &plan.Added{ID: id, ClusterID: cluster, PeerURLs: a.PeerURLs}, nil
 }
 
 func parseHexID(key string, s *string) (uint64, error) {
@@ -95,7 +127,11 @@ func parseHexID(key string, s *string) (uint64, error) {
 // has mode 0600; a missing parent directory is created with mode 0700.
 func SaveMemory(path string, m plan.Memory) error {
 	member, cluster := plan.HexID(m.MemberID), plan.HexID(m.ClusterID)
-	b, err := json.Marshal(stateFile{MemberID: &member, ClusterID: &cluster})
+	sf := stateFile{MemberID: &member, ClusterID: &cluster}
+	if a := m.Added; a != nil {
+		sf.Added = &addedEntry{ID: plan.HexID(a.ID), ClusterID: plan.HexID(a.ClusterID), PeerURLs: a.PeerURLs}
+	}
+	b, err := json.Marshal(sf)
 	if err != nil {
 		return fmt.Errorf("save state file %s: %w", path, err)
 	}

@@ -3,6 +3,7 @@ package datadir
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -28,6 +29,8 @@ func TestMemoryRoundTrip(t *testing.T) {
 			`{"member_id":"8e9e05c52164694d","cluster_id":"cdf818194e3a8c32"}` + "\n"},
 		{"overwrite with small ids", plan.Memory{MemberID: 0x1, ClusterID: 0xabc}, `{"member_id":"1","cluster_id":"abc"}` + "\n"},
 		{"zero", plan.Memory{}, `{"member_id":"0","cluster_id":"0"}` + "\n"},
+		{"added entry", plan.Memory{Added: &plan.Added{ID: 0x1234, ClusterID: 0xabc, PeerURLs: []string{"http://10.0.0.1:2380"}}},
+			`{"member_id":"0","cluster_id":"0","added":{"id":"1234","cluster_id":"abc","peer_urls":["http://10.0.0.1:2380"]}}` + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,7 +42,7 @@ func TestMemoryRoundTrip(t *testing.T) {
 				t.Fatalf("file = %q, %v; want %q", b, err, tt.json)
 			}
 			got, err := LoadMemory(path)
-			if err != nil || got != tt.m {
+			if err != nil || !reflect.DeepEqual(got, tt.m) {
 				t.Fatalf("LoadMemory = %+v, %v; want %+v", got, err, tt.m)
 			}
 			checkMode(t, path, 0o600)

@@ -21,30 +21,89 @@ const MovedTimeLayout = "20060102T150405Z"
 // maxCollisions bounds the -N suffixes tried for one second.
 const maxCollisions = 1000
 
+// Kinds of moved-aside copies: the infix of their names.
+const (
+	// KindMoved is a copy that held a member's data (a WAL, a backend with
+	// keys, anything not provably empty). keep-backups counts only these.
+	KindMoved = "moved"
+	// KindRemnant is what a start that etcd refused leaves behind: an empty
+	// backend and nothing else. Remnants are kept (keep-backups of them) in
+	// a count of their own, so they never push a real copy out.
+	KindRemnant = "remnant"
+)
+
 var (
 	// ErrCrossDevice means the backup dir is on another file system than
 	// the data dir: moving would need a copy, which MoveAside never does.
 	ErrCrossDevice = errors.New("backup dir is on another file system than the data dir (EXDEV); " +
 		"a move aside is a rename only, never a copy: use a backup dir on the data dir's file system")
-	// ErrPrune means the data dir was moved but older moved-aside copies
-	// could not all be removed.
+	// ErrPrune means the data was moved but older moved-aside copies could
+	// not all be removed.
 	ErrPrune = errors.New("remove older moved-aside copies")
 )
 
-// MoveAside renames dir to <backupDir, or dir's parent>/<base(dir)>.moved-<now
-// in UTC as MovedTimeLayout>, with a -N suffix if that name is taken, fsyncs
-// the directories involved, and then keeps only the newest keep (at least 1,
-// counting the one just made) moved-aside copies of that data dir there. It
-// returns the new path; a missing dir is not an error and returns "".
+// Moved says where MoveAside put the data.
+type Moved struct {
+	DataDir string // the data dir's new path; "" when it was not there
+	WALDir  string // the wal-dir's new path; "" when there is none
+	Kind    string // KindMoved or KindRemnant
+}
+
+// Paths lists the new paths.
+func (m Moved) Paths() []string {
+	var out []string
+	for _, p := range []string{m.DataDir, m.WALDir} {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// MoveAside renames the data dir to <backupDir, or the data dir's parent>/
+// <base>.<kind>-<now in UTC as MovedTimeLayout> (with a -N suffix if that
+// name is taken) and a separate wal-dir, with the same name, next to itself
+// (it is usually on a disk of its own, and a move is a rename only). kind is
+// KindMoved when the data could matter and KindRemnant when it holds nothing
+// (see holdsData). It fsyncs the directories involved and then keeps only
+// the newest keep (at least 1, counting the one just made) copies of that
+// kind. Missing dirs are not an error.
 //
 // It only renames: a backup dir on another file system gives an error
 // wrapping ErrCrossDevice. A data dir that is a symlink is refused, since
-// renaming the link would leave the data where it is. On error the returned
-// path is non-empty exactly when the data dir was moved (a failed fsync or
-// ErrPrune).
-func MoveAside(dir, backupDir string, keep int, now time.Time) (string, error) {
-	dir = filepath.Clean(dir)
-	if moved, err := checkMovable(dir); err != nil || !moved {
+// renaming the link would leave the data where it is. On error, the Moved
+// returned names what was moved (a failed fsync, or ErrPrune).
+func MoveAside(l Layout, backupDir string, keep int, now time.Time) (Moved, error) {
+	l = Layout{DataDir: filepath.Clean(l.DataDir), WALDir: cleanOrEmpty(l.WALDir)}
+	holds, err := holdsData(l)
+	if err != nil {
+		return Moved{}, fmt.Errorf("move aside %s: %w", l.DataDir, err)
+	}
+	m := Moved{Kind: KindRemnant}
+	if holds {
+		m.Kind = KindMoved
+	}
+	stamp := now.UTC().Format(MovedTimeLayout)
+	if m.DataDir, err = moveOne(l.DataDir, backupDir, m.Kind, stamp, keep); err != nil {
+		return m, err
+	}
+	if l.WALDir != "" {
+		m.WALDir, err = moveOne(l.WALDir, "", m.Kind, stamp, keep)
+	}
+	return m, err
+}
+
+func cleanOrEmpty(p string) string {
+	if p == "" {
+		return ""
+	}
+	return filepath.Clean(p)
+}
+
+// moveOne moves dir into backupDir (or next to itself) and prunes; it
+// returns the new path, or "" when dir was not there.
+func moveOne(dir, backupDir, kind, stamp string, keep int) (string, error) {
+	if there, err := checkMovable(dir); err != nil || !there {
 		return "", err
 	}
 	dest, err := backupDest(dir, backupDir)
@@ -52,17 +111,14 @@ func MoveAside(dir, backupDir string, keep int, now time.Time) (string, error) {
 		return "", err
 	}
 	base := filepath.Base(dir)
-	newPath, err := renameNoReplace(dir, dest, base+".moved-"+now.UTC().Format(MovedTimeLayout))
+	newPath, err := renameNoReplace(dir, dest, base+"."+kind+"-"+stamp)
 	if err != nil {
 		return "", err
 	}
 	if err := syncDirs(filepath.Dir(dir), dest); err != nil {
 		return newPath, fmt.Errorf("move aside %s to %s: %w", dir, newPath, err)
 	}
-	if err := prune(dest, base, filepath.Base(newPath), max(keep, 1)); err != nil {
-		return newPath, err
-	}
-	return newPath, nil
+	return newPath, prune(dest, base, kind, filepath.Base(newPath), max(keep, 1))
 }
 
 // checkMovable reports whether dir is there to move.
@@ -179,14 +235,15 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// movedCopy is one moved-aside copy found in the backup dir.
-type movedCopy struct {
-	name  string
+// MovedCopy is one moved-aside copy found next to a data dir.
+type MovedCopy struct {
+	Name  string
+	Kind  string // KindMoved or KindRemnant
 	stamp string // MovedTimeLayout, sorts as time
 	seq   string // the -N suffix, "" for none
 }
 
-func (c movedCopy) newerThan(o movedCopy) bool {
+func (c MovedCopy) newerThan(o MovedCopy) bool {
 	if c.stamp != o.stamp {
 		return c.stamp > o.stamp
 	}
@@ -196,24 +253,24 @@ func (c movedCopy) newerThan(o movedCopy) bool {
 	return c.seq > o.seq
 }
 
-// prune removes all but the newest keep moved-aside copies of base in dest.
-// The copy named current (just made) is always kept and counts as one, even
-// if the clock went back and older copies carry later times.
-func prune(dest, base, current string, keep int) error {
-	copies, err := movedCopies(dest, base)
+// prune removes all but the newest keep copies of base of the given kind in
+// dest. The copy named current (just made) is always kept and counts as one,
+// even if the clock went back and older copies carry later times. Copies of
+// the other kind are never touched.
+func prune(dest, base, kind, current string, keep int) error {
+	copies, err := Copies(dest, base)
 	if err != nil {
 		return fmt.Errorf("%w in %s: %w", ErrPrune, dest, err)
 	}
-	var others []movedCopy
+	var others []MovedCopy
 	for _, c := range copies {
-		if c.name != current {
+		if c.Kind == kind && c.Name != current {
 			others = append(others, c)
 		}
 	}
-	sort.Slice(others, func(i, j int) bool { return others[i].newerThan(others[j]) })
 	var errs []error
 	for _, c := range others[min(keep-1, len(others)):] {
-		if err := os.RemoveAll(filepath.Join(dest, c.name)); err != nil {
+		if err := os.RemoveAll(filepath.Join(dest, c.Name)); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -223,19 +280,21 @@ func prune(dest, base, current string, keep int) error {
 	return nil
 }
 
-// movedCopies lists the entries of dest named <base>.moved-<stamp>[-N].
-func movedCopies(dest, base string) ([]movedCopy, error) {
-	pattern := regexp.MustCompile(`^` + regexp.QuoteMeta(base) + `\.moved-([0-9]{8}T[0-9]{6}Z)(?:-([1-9][0-9]*))?$`)
-	entries, err := os.ReadDir(dest)
+// Copies lists the entries of dir named <base>.moved-<stamp>[-N] or
+// <base>.remnant-<stamp>[-N], newest first.
+func Copies(dir, base string) ([]MovedCopy, error) {
+	pattern := regexp.MustCompile(`^` + regexp.QuoteMeta(base) + `\.(` + KindMoved + `|` + KindRemnant +
+		`)-([0-9]{8}T[0-9]{6}Z)(?:-([1-9][0-9]*))?$`)
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	var copies []movedCopy
+	var copies []MovedCopy
 	for _, e := range entries {
-		m := pattern.FindStringSubmatch(e.Name())
-		if m != nil {
-			copies = append(copies, movedCopy{name: e.Name(), stamp: m[1], seq: m[2]})
+		if m := pattern.FindStringSubmatch(e.Name()); m != nil {
+			copies = append(copies, MovedCopy{Name: e.Name(), Kind: m[1], stamp: m[2], seq: m[3]})
 		}
 	}
+	sort.Slice(copies, func(i, j int) bool { return copies[i].newerThan(copies[j]) })
 	return copies, nil
 }

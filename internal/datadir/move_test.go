@@ -58,7 +58,7 @@ func listDir(t *testing.T, dir string) []string {
 func TestMoveAsideRenames(t *testing.T) {
 	parent := t.TempDir()
 	dir := newDataDir(t, parent)
-	got, err := MoveAside(dir, "", 3, moveTime)
+	got, err := moveDir(dir, "", 3, moveTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestMoveAsideRenames(t *testing.T) {
 }
 
 func TestMoveAsideMissingDir(t *testing.T) {
-	got, err := MoveAside(filepath.Join(t.TempDir(), "etcd"), "", 1, moveTime)
+	got, err := moveDir(filepath.Join(t.TempDir(), "etcd"), "", 1, moveTime)
 	if got != "" || err != nil {
 		t.Fatalf("MoveAside(missing) = %q, %v; want \"\", nil", got, err)
 	}
@@ -84,7 +84,7 @@ func TestMoveAsideBackupDir(t *testing.T) {
 	dir := newDataDir(t, filepath.Join(tmp, "lib"))
 	backups := filepath.Join(tmp, "backups")
 	mustMkdir(t, backups)
-	got, err := MoveAside(dir, backups, 1, moveTime)
+	got, err := moveDir(dir, backups, 1, moveTime)
 	if err != nil || got != filepath.Join(backups, "etcd.moved-"+moveStamp) {
 		t.Fatalf("MoveAside = %q, %v", got, err)
 	}
@@ -101,7 +101,7 @@ func TestMoveAsideCollision(t *testing.T) {
 	mustMkdir(t, filepath.Join(parent, "etcd.moved-"+moveStamp+"-1"))
 	writeFile(t, filepath.Join(parent, "etcd.moved-"+moveStamp+"-1", "keep"), "x")
 	dir := newDataDir(t, parent)
-	got, err := MoveAside(dir, "", 5, moveTime)
+	got, err := moveDir(dir, "", 5, moveTime)
 	if err != nil || got != filepath.Join(parent, "etcd.moved-"+moveStamp+"-2") {
 		t.Fatalf("MoveAside = %q, %v; want the -2 suffix", got, err)
 	}
@@ -145,7 +145,7 @@ func TestMoveAsideRetention(t *testing.T) {
 				writeFile(t, filepath.Join(parent, u), u)
 			}
 			live := newDataDir(t, filepath.Join(parent, "live-sibling")) // another data dir next to it
-			got, err := MoveAside(newDataDir(t, parent), "", tt.keep, moveTime)
+			got, err := moveDir(newDataDir(t, parent), "", tt.keep, moveTime)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -176,7 +176,7 @@ func TestMoveAsideCrossDevice(t *testing.T) {
 		missingTool(t, "/dev/shm and the test temp dir are on one file system")
 		t.Skip()
 	}
-	got, err := MoveAside(dir, shm, 1, moveTime)
+	got, err := moveDir(dir, shm, 1, moveTime)
 	if got != "" || !errors.Is(err, ErrCrossDevice) {
 		t.Fatalf("MoveAside across file systems = %q, %v; want ErrCrossDevice", got, err)
 	}
@@ -220,11 +220,17 @@ func TestMoveAsideRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := MoveAside(tt.dir, tt.backup, 1, moveTime)
+			got, err := moveDir(tt.dir, tt.backup, 1, moveTime)
 			if got != "" || err == nil || !strings.Contains(err.Error(), tt.msg) {
 				t.Fatalf("MoveAside = %q, %v; want an error containing %q", got, err, tt.msg)
 			}
 			checkContent(t, tt.dir)
 		})
 	}
+}
+
+// moveDir moves a data dir without a wal-dir and returns its new path.
+func moveDir(dir, backup string, keep int, now time.Time) (string, error) {
+	m, err := MoveAside(Layout{DataDir: dir}, backup, keep, now)
+	return m.DataDir, err
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
 )
@@ -15,6 +17,7 @@ import (
 // dialled, for membership changes.
 type Client struct {
 	cli *clientv3.Client
+	cfg clientv3.Config
 	o   Options
 }
 
@@ -33,7 +36,7 @@ func Dial(ctx context.Context, endpoints []string, o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial %v: %w", endpoints, err)
 	}
-	ob := observer{o: o, cli: cli, tls: cfg.TLS, status: map[string]statusResult{}}
+	ob := observer{o: o, cli: cli, cfg: cfg, tls: cfg.TLS, status: map[string]statusResult{}}
 	ob.askStatus(ctx, endpoints)
 	answered := ob.answered(endpoints)
 	if len(answered) == 0 {
@@ -41,7 +44,8 @@ func Dial(ctx context.Context, endpoints []string, o Options) (*Client, error) {
 		return nil, fmt.Errorf("dial: %w: %v", ErrNoEndpoint, ob.errors())
 	}
 	cli.SetEndpoints(answered...)
-	return &Client{cli: cli, o: o}, nil
+	cfg.Endpoints = answered
+	return &Client{cli: cli, cfg: cfg, o: o}, nil
 }
 
 // Close closes the client.
@@ -54,16 +58,15 @@ func (c *Client) timeout(ctx context.Context) (context.Context, context.CancelFu
 	return context.WithTimeout(ctx, c.o.RequestTimeout)
 }
 
-// Members returns the live member list (linearizable: it needs a quorum).
-// Healthy is not set.
+// Members returns the current member list: read through an endpoint that
+// has just served a linearizable read (see currentList), so that it holds
+// every change committed before the call. Healthy is not set.
 func (c *Client) Members(ctx context.Context) ([]plan.Member, error) {
-	ctx, cancel := c.timeout(ctx)
-	defer cancel()
-	resp, err := c.cli.MemberList(ctx)
+	list, err := firstCurrentList(ctx, c.cfg, c.o, c.cli.Endpoints())
 	if err != nil {
-		return nil, wrap(err, "list members")
+		return nil, err
 	}
-	return fromPB(resp.Members), nil
+	return fromPB(list.Members), nil
 }
 
 // Remove removes member id. An id that is not in the cluster gives an error
@@ -79,8 +82,9 @@ func (c *Client) Remove(ctx context.Context, id uint64) error {
 }
 
 // Add adds a member with peerURLs, as a learner if asked, and returns it and
-// the member list after the change. Errors wrap ErrTooManyLearners or
-// ErrPeerURLExists where etcd says so.
+// the member list as the serving member had applied it right after the
+// change (so it holds the new member). Errors wrap ErrTooManyLearners,
+// ErrPeerURLExists or ErrClusterUnhealthy where etcd says so.
 func (c *Client) Add(ctx context.Context, peerURLs []string, learner bool) (plan.Member, []plan.Member, error) {
 	ctx, cancel := c.timeout(ctx)
 	defer cancel()
@@ -93,11 +97,22 @@ func (c *Client) Add(ctx context.Context, peerURLs []string, learner bool) (plan
 		return plan.Member{}, nil, wrap(err, "add member %v (learner %t)", peerURLs, learner)
 	}
 	if resp.Member == nil {
-		return plan.Member{}, nil, fmt.Errorf("add member %v: %w", peerURLs, errors.New("no member in the answer"))
+		return plan.Member{}, nil, fmt.Errorf("add member %v: no member in the answer", peerURLs)
 	}
 	added := fromPB([]*etcdserverpb.Member{resp.Member})[0]
 	c.o.Log.Info("added member", "id", plan.HexID(added.ID), "peer_urls", peerURLs, "learner", learner)
 	return added, fromPB(resp.Members), nil
+}
+
+// Update sets the peer URLs of member id.
+func (c *Client) Update(ctx context.Context, id uint64, peerURLs []string) error {
+	ctx, cancel := c.timeout(ctx)
+	defer cancel()
+	if _, err := c.cli.MemberUpdate(ctx, id, peerURLs); err != nil {
+		return wrap(err, "update peer URLs of member %x to %v", id, peerURLs)
+	}
+	c.o.Log.Info("updated member peer URLs", "id", plan.HexID(id), "peer_urls", peerURLs)
+	return nil
 }
 
 // Promote makes learner id a voter. A learner that is not in sync yet gives
@@ -113,47 +128,36 @@ func (c *Client) Promote(ctx context.Context, id uint64) error {
 	return nil
 }
 
-// ServerVersion returns the etcd version of the first endpoint that answers.
-func (c *Client) ServerVersion(ctx context.Context) (string, error) {
-	var errs []error
-	for _, ep := range c.cli.Endpoints() {
-		v, err := c.versionOf(ctx, ep)
-		if err == nil {
-			return v, nil
-		}
-		errs = append(errs, err)
-	}
-	return "", fmt.Errorf("server version: %w: %w", ErrNoEndpoint, errors.Join(errs...))
-}
+// lockPrefix is where etcd-rejoin's cluster-wide locks live.
+const lockPrefix = "/etcd-rejoin/locks/"
 
-func (c *Client) versionOf(ctx context.Context, endpoint string) (string, error) {
-	ctx, cancel := c.timeout(ctx)
+// lockTTL is the lease of a lock: a holder that dies frees it after this.
+const lockTTL = 10 * time.Second
+
+// Lock takes the cluster-wide lock name (an etcd lease-backed mutex), so that
+// services on several hosts never run a step together. It waits at most the
+// request timeout. unlock releases it; a crashed holder's lock expires.
+func (c *Client) Lock(ctx context.Context, name string) (unlock func(), err error) {
+	sess, err := concurrency.NewSession(c.cli, concurrency.WithTTL(int(lockTTL/time.Second)), concurrency.WithContext(ctx))
+	if err != nil {
+		return nil, wrap(err, "lock %s: open session", name)
+	}
+	mu := concurrency.NewMutex(sess, lockPrefix+name)
+	lctx, cancel := c.timeout(ctx)
 	defer cancel()
-	resp, err := c.cli.Status(ctx, endpoint)
-	if err != nil {
-		return "", fmt.Errorf("status of %s: %w%s", endpoint, err, tlsHint(err))
-	}
-	return resp.Version, nil
-}
-
-// ServerVersion returns the etcd version of any reachable member: it asks
-// o.ClientURLs, or those discovered through the peers when none are given.
-func ServerVersion(ctx context.Context, o Options) (string, error) {
-	o = o.withDefaults()
-	endpoints := o.ClientURLs
-	if len(endpoints) == 0 {
-		found, err := DiscoverClientURLs(ctx, o)
-		if err != nil {
-			return "", fmt.Errorf("server version: %w", err)
+	if err := mu.Lock(lctx); err != nil {
+		_ = sess.Close()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("lock %s: %w", name, ErrLockBusy)
 		}
-		endpoints = found
+		return nil, wrap(err, "lock %s", name)
 	}
-	c, err := Dial(ctx, endpoints, o)
-	if err != nil {
-		return "", fmt.Errorf("server version: %w", err)
-	}
-	defer func() { _ = c.Close() }()
-	return c.ServerVersion(ctx)
+	return func() {
+		uctx, cancel := context.WithTimeout(context.Background(), c.o.RequestTimeout)
+		defer cancel()
+		_ = mu.Unlock(uctx)
+		_ = sess.Close()
+	}, nil
 }
 
 func fromPB(members []*etcdserverpb.Member) []plan.Member {

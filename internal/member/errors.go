@@ -36,6 +36,8 @@ var (
 	ErrNoLeader = errors.New("member sees no leader")
 	// ErrNotCaughtUp: a linearizable read through the member did not succeed.
 	ErrNotCaughtUp = errors.New("member not caught up with the leader")
+	// ErrLockBusy: another service holds a cluster-wide lock.
+	ErrLockBusy = errors.New("another etcd-rejoin holds the lock")
 )
 
 // sentinels maps etcd's gRPC errors (as rpctypes normalises them) to ours.

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -27,6 +28,13 @@ type statusResult struct {
 // the result is then unreachable and Errors says why for each endpoint.
 // When no client endpoint answers but a peer does (a cluster that never
 // formed serves its peer port only), the peers' member list is reported.
+//
+// The member list comes from a member that has just proven it is current: a
+// linearizable read through it alone succeeded, then it listed the members
+// (etcd 3.4 serves the list from its applied state, which that read brought
+// up to the leader's commit index). Quorum is set only then. Without such a
+// member, the list is any answering member's and Quorum is false, so no
+// decision that needs a quorum can rest on it.
 func Observe(ctx context.Context, o Options) (plan.Cluster, error) {
 	o = o.withDefaults()
 	var peers []peerAnswer
@@ -34,7 +42,7 @@ func Observe(ctx context.Context, o Options) (plan.Cluster, error) {
 	if len(endpoints) == 0 {
 		var err error
 		if peers, err = askPeers(ctx, o); err != nil {
-			return plan.Cluster{}, fmt.Errorf("observe: %w", err)
+			return plan.Cluster{}, err
 		}
 		endpoints = discovered(peers)
 	}
@@ -44,7 +52,7 @@ func Observe(ctx context.Context, o Options) (plan.Cluster, error) {
 	}
 	if peers == nil {
 		if peers, err = askPeers(ctx, o); err != nil {
-			return plan.Cluster{}, fmt.Errorf("observe: %w", err)
+			return plan.Cluster{}, err
 		}
 	}
 	return clusterFromPeers(peers, c.Errors), nil
@@ -66,21 +74,22 @@ func observeClients(ctx context.Context, o Options, endpoints []string) (plan.Cl
 	}
 	cfg, err := o.clientConfig(endpoints)
 	if err != nil {
-		return plan.Cluster{}, fmt.Errorf("observe: %w", err)
+		return plan.Cluster{}, err
 	}
 	cli, err := clientv3.New(cfg)
 	if err != nil {
-		return plan.Cluster{}, fmt.Errorf("observe: etcd client for %v: %w", endpoints, err)
+		return plan.Cluster{}, fmt.Errorf("etcd client for %v: %w", endpoints, err)
 	}
 	defer func() { _ = cli.Close() }()
-	o2 := observer{o: o, cli: cli, tls: cfg.TLS, status: map[string]statusResult{}}
-	return o2.observe(ctx, endpoints), nil
+	ob := observer{o: o, cli: cli, cfg: cfg, tls: cfg.TLS, status: map[string]statusResult{}}
+	return ob.observe(ctx, endpoints), nil
 }
 
 // observer gathers the Status answers of every endpoint it asked.
 type observer struct {
 	o      Options
 	cli    *clientv3.Client
+	cfg    clientv3.Config
 	tls    *tls.Config
 	status map[string]statusResult
 }
@@ -91,28 +100,60 @@ func (ob *observer) observe(ctx context.Context, endpoints []string) plan.Cluste
 	if len(answered) == 0 {
 		return plan.Cluster{Errors: ob.errors()}
 	}
-	ob.cli.SetEndpoints(answered...)
-	list, err := ob.memberList(ctx)
+	c, err := ob.currentCluster(ctx, answered)
 	if err != nil {
-		ob.status[answered[0]] = statusResult{err: err}
-		return plan.Cluster{Errors: ob.errors()}
+		ob.o.Log.Debug("no member proved it is current", "err", err)
+		if c, err = ob.anyCluster(ctx, answered); err != nil {
+			ob.status[answered[0]] = statusResult{err: err}
+			return plan.Cluster{Errors: ob.errors()}
+		}
 	}
-	c := plan.Cluster{Reachable: true, ClusterID: list.Header.GetClusterId(), Members: fromPB(list.Members)}
 	ob.askStatus(ctx, clientURLsOf(c.Members))
-	healthy := ob.markHealthy(c.Members)
-	c.Quorum = len(healthy) > 0 && ob.quorumRead(ctx, healthy)
+	ob.markHealthy(c.Members, c.ClusterID)
+	c.Conflict = ob.conflict()
 	c.Errors = ob.errors()
 	return c
 }
 
-func (ob *observer) memberList(ctx context.Context) (*clientv3.MemberListResponse, error) {
+// currentCluster reads the member list through the first candidate that
+// proves it is current; Quorum is set.
+func (ob *observer) currentCluster(ctx context.Context, answered []string) (plan.Cluster, error) {
+	list, err := firstCurrentList(ctx, ob.cfg, ob.o, ob.candidates(answered))
+	if err != nil {
+		return plan.Cluster{}, err
+	}
+	return plan.Cluster{Reachable: true, Quorum: true, ClusterID: list.Header.GetClusterId(), Members: fromPB(list.Members)}, nil
+}
+
+// anyCluster is the member list as any answering member has it applied
+// (serializable): good enough to tell whether a cluster ever formed, never
+// to justify a change.
+func (ob *observer) anyCluster(ctx context.Context, answered []string) (plan.Cluster, error) {
+	ob.cli.SetEndpoints(answered...)
 	ctx, cancel := context.WithTimeout(ctx, ob.o.RequestTimeout)
 	defer cancel()
 	list, err := ob.cli.MemberList(ctx, clientv3.WithSerializable())
 	if err != nil {
-		return nil, fmt.Errorf("member list: %w", err)
+		return plan.Cluster{}, fmt.Errorf("member list: %w", err)
 	}
-	return list, nil
+	return plan.Cluster{Reachable: true, ClusterID: list.Header.GetClusterId(), Members: fromPB(list.Members)}, nil
+}
+
+// candidates are the answering endpoints that may serve a linearizable read:
+// voters that see a leader, the leader itself first.
+func (ob *observer) candidates(answered []string) []string {
+	var leaders, others []string
+	for _, ep := range answered {
+		r := ob.status[ep].resp
+		switch {
+		case r.Leader == 0 || r.IsLearner:
+		case r.Header.GetMemberId() == r.Leader:
+			leaders = append(leaders, ep)
+		default:
+			others = append(others, ep)
+		}
+	}
+	return append(leaders, others...)
 }
 
 // askStatus asks Status of every endpoint not asked yet, concurrently.
@@ -166,34 +207,41 @@ func (ob *observer) answered(endpoints []string) []string {
 }
 
 // markHealthy sets Healthy on each member one of whose client URLs answered
-// as that member and sees a leader; it returns those URLs.
-func (ob *observer) markHealthy(members []plan.Member) []string {
-	var healthy []string
+// as that member of that cluster and sees a leader.
+func (ob *observer) markHealthy(members []plan.Member, clusterID uint64) {
 	for i := range members {
 		for _, ep := range members[i].ClientURLs {
 			r := ob.status[ep]
-			if r.resp == nil || r.resp.Header.GetMemberId() != members[i].ID || r.resp.Leader == 0 {
+			if r.resp == nil || r.resp.Header.GetMemberId() != members[i].ID ||
+				r.resp.Header.GetClusterId() != clusterID || r.resp.Leader == 0 {
 				continue
 			}
 			members[i].Healthy = true
-			healthy = append(healthy, ep)
 			break
 		}
 	}
-	return healthy
 }
 
-// quorumRead does a linearizable Get through the healthy endpoints: it
-// succeeds only when a quorum confirms the leader's read index.
-func (ob *observer) quorumRead(ctx context.Context, endpoints []string) bool {
-	ob.cli.SetEndpoints(endpoints...)
-	ctx, cancel := context.WithTimeout(ctx, ob.o.RequestTimeout)
-	defer cancel()
-	if _, err := ob.cli.Get(ctx, probeKey); err != nil {
-		ob.o.Log.Debug("quorum read failed", "endpoints", endpoints, "err", err)
-		return false
+// conflict names the clusters when members of more than one answered with a
+// leader, and is "" otherwise.
+func (ob *observer) conflict() string {
+	byCluster := map[uint64][]string{}
+	for ep, r := range ob.status {
+		if r.resp != nil && r.resp.Leader != 0 {
+			id := r.resp.Header.GetClusterId()
+			byCluster[id] = append(byCluster[id], ep)
+		}
 	}
-	return true
+	if len(byCluster) < 2 {
+		return ""
+	}
+	var parts []string
+	for id, eps := range byCluster {
+		sort.Strings(eps)
+		parts = append(parts, fmt.Sprintf("cluster %s at %s", plan.HexID(id), strings.Join(eps, ",")))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "; ")
 }
 
 func (ob *observer) errors() []string {

@@ -67,6 +67,10 @@ type Options struct {
 	SelfPeerURLs []string
 
 	ClientTLS, PeerTLS TLS
+	// ServerName, when set, is the name the client certificates of the
+	// members must carry, whatever address is dialled (the local member is
+	// dialled on its listen address but named by its advertised URL).
+	ServerName string
 
 	DialTimeout, RequestTimeout time.Duration
 	Log                         *slog.Logger
@@ -91,7 +95,12 @@ func (o Options) clientTLS(endpoints []string) (*tls.Config, error) {
 	if o.ClientTLS.IsZero() && !anyHTTPS(endpoints) {
 		return nil, nil
 	}
-	return o.ClientTLS.Config()
+	cfg, err := o.ClientTLS.Config()
+	if err != nil {
+		return nil, err
+	}
+	cfg.ServerName = o.ServerName
+	return cfg, nil
 }
 
 func (o Options) peerHTTP() (*http.Client, error) {

@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
-	"github.com/etcd-rejoin/etcd-rejoin/internal/config"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/datadir"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/failpoint"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/member"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
 )
@@ -21,7 +20,7 @@ type errLookAgain struct {
 	err error
 	// soon: the cluster refused a change only for a few seconds (etcd wants
 	// every voter connected for 5 s after a change): look again shortly
-	// instead of backing off.
+	// instead of backing off, for the first few tries.
 	soon bool
 }
 
@@ -37,159 +36,242 @@ func lookAgain(err error) error {
 type launch struct {
 	state          string // initial-cluster-state: new or existing
 	initialCluster string // rebuilt from the live list when joining; "" keeps the configured one
-	memberID       uint64 // the live entry it starts as, when known
+	memberID       uint64 // the member it starts as, when known
 	endpoints      []string
 	joining        bool // a member without data joining the live cluster
 }
 
+// voterLock is the cluster-wide lock around adding a voter, so that hosts
+// adding voters at the same time (learner = false) re-check the quorum one
+// after the other.
+const voterLock = "add-voter"
+
 // act carries out the membership steps of a plan. Every step is safe to
 // crash in: the next start observes again and converges.
 func (s *Service) act(ctx context.Context, obs plan.Observation, p plan.Plan) (launch, error) {
-	endpoints := healthyEndpoints(obs.Cluster, s.cfg.PeerURLs)
+	endpoints := voterEndpoints(obs.Cluster, s.cfg.PeerURLs)
 	switch p.Action {
 	case plan.Bootstrap:
 		return launch{state: "new"}, nil
 	case plan.Restart:
-		l := launch{state: "existing", endpoints: endpoints}
-		if p.Existing != nil {
-			l.memberID = p.Existing.ID
-		}
-		return l, nil
+		return s.restart(ctx, obs, p, endpoints)
 	}
 	if p.MoveDataAside {
-		dest, err := datadir.MoveAside(s.cfg.DataDir, s.cfg.BackupDir, s.cfg.KeepBackups, s.now())
-		if err != nil {
-			return launch{}, fmt.Errorf("move data dir aside: %w", err)
-		}
-		s.status("moved data dir aside", "from", s.cfg.DataDir, "to", dest)
-	}
-	if p.Action == plan.Join {
-		members, err := s.liveMembers(ctx, endpoints)
-		if err != nil {
+		if err := s.moveAside(); err != nil {
 			return launch{}, err
 		}
-		return launch{
-			state:          "existing",
-			initialCluster: InitialCluster(members, p.Existing.ID, s.cfg.Name),
-			memberID:       p.Existing.ID,
-			endpoints:      endpoints,
-			joining:        true,
-		}, nil
 	}
-	return s.replace(ctx, p, endpoints)
+	if p.Action == plan.Join {
+		return s.join(ctx, p, endpoints)
+	}
+	return s.replace(ctx, obs, p, endpoints)
 }
 
-// liveMembers reads the member list (linearizable) right before etcd starts:
-// etcd refuses to start as an existing member unless its initial cluster
-// matches the live list exactly, and other members may be joining too.
-func (s *Service) liveMembers(ctx context.Context, endpoints []string) ([]plan.Member, error) {
-	cli, err := member.Dial(ctx, endpoints, s.memberOptions())
-	if err != nil {
-		return nil, lookAgain(fmt.Errorf("connect to the cluster at %s: %w", strings.Join(endpoints, ","), err))
+// restart starts on the data that is there, first pointing the live entry
+// at this host's peer URLs when it came back at a new address.
+func (s *Service) restart(ctx context.Context, obs plan.Observation, p plan.Plan, endpoints []string) (launch, error) {
+	l := launch{state: "existing", endpoints: endpoints, memberID: obs.Data.MemberID}
+	if !p.UpdatePeerURLs || p.Existing == nil {
+		return l, nil
 	}
-	defer cli.Close()
-	members, err := cli.Members(ctx)
+	err := s.withCluster(ctx, endpoints, func(cli membership) error {
+		if err := cli.Update(ctx, p.Existing.ID, s.cfg.PeerURLs); err != nil {
+			return lookAgain(err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, lookAgain(err)
+		return launch{}, err
 	}
-	return members, nil
+	s.status(fmt.Sprintf("restart: peer URLs of member %s updated to %s", plan.HexID(p.Existing.ID),
+		strings.Join(s.cfg.PeerURLs, ",")))
+	return l, nil
+}
+
+// moveAside moves the data (and wal-dir) aside. A failure to prune older
+// copies after a good move is only a warning: the move itself happened.
+func (s *Service) moveAside() error {
+	moved, err := datadir.MoveAside(s.layout(), s.cfg.BackupDir, s.cfg.KeepBackups, s.now())
+	switch {
+	case errors.Is(err, datadir.ErrPrune):
+		s.log.Warn("data moved aside, but older copies could not all be removed", "err", err)
+	case err != nil:
+		return fmt.Errorf("move data dir %s aside: %w", s.cfg.DataDir, err)
+	}
+	if paths := moved.Paths(); len(paths) > 0 {
+		s.status(fmt.Sprintf("moved the data aside (%s) to %s", moved.Kind, strings.Join(paths, ", ")))
+	}
+	failpoint.Hit(failpoint.AfterMoveAside)
+	return nil
+}
+
+// withCluster dials the endpoints and runs f; a cluster that cannot be
+// reached is a reason to look again.
+func (s *Service) withCluster(ctx context.Context, endpoints []string, f func(membership) error) error {
+	cli, err := s.dial(ctx, endpoints)
+	if err != nil {
+		return lookAgain(fmt.Errorf("connect to the cluster at %s: %w", strings.Join(endpoints, ","), err))
+	}
+	defer func() { _ = cli.Close() }()
+	return f(cli)
+}
+
+// join starts as the unstarted entry that waits for this host. etcd refuses
+// to start as an existing member unless its initial cluster matches the live
+// list exactly, so the list is read, current, right before etcd starts.
+func (s *Service) join(ctx context.Context, p plan.Plan, endpoints []string) (launch, error) {
+	var l launch
+	err := s.withCluster(ctx, endpoints, func(cli membership) error {
+		members, err := cli.Members(ctx)
+		if err != nil {
+			return lookAgain(err)
+		}
+		if !hasMember(members, p.Existing.ID) {
+			return &errLookAgain{why: fmt.Sprintf("the entry %s to join is no longer listed", plan.HexID(p.Existing.ID))}
+		}
+		l = s.existing(members, p.Existing.ID, endpoints)
+		return nil
+	})
+	return l, err
+}
+
+// existing is the launch of a member without data as entry id of members.
+func (s *Service) existing(members []plan.Member, id uint64, endpoints []string) launch {
+	return launch{
+		state:          "existing",
+		initialCluster: InitialCluster(members, id, s.cfg.Name),
+		memberID:       id,
+		endpoints:      endpoints,
+		joining:        true,
+	}
 }
 
 // replace removes the stale entries and adds this member.
-func (s *Service) replace(ctx context.Context, p plan.Plan, endpoints []string) (launch, error) {
-	cli, err := member.Dial(ctx, endpoints, s.memberOptions())
-	if err != nil {
-		return launch{}, lookAgain(fmt.Errorf("connect to the cluster at %s: %w", strings.Join(endpoints, ","), err))
-	}
-	defer cli.Close()
-	for _, id := range p.Remove {
+func (s *Service) replace(ctx context.Context, obs plan.Observation, p plan.Plan, endpoints []string) (launch, error) {
+	var l launch
+	err := s.withCluster(ctx, endpoints, func(cli membership) error {
+		if err := s.removeStale(ctx, cli, p.Remove); err != nil {
+			return err
+		}
+		added, members, err := s.add(ctx, cli, obs, p)
+		if err != nil {
+			return err
+		}
+		l = s.existing(members, added.ID, endpoints)
+		return nil
+	})
+	return l, err
+}
+
+func (s *Service) removeStale(ctx context.Context, cli membership, ids []uint64) error {
+	for _, id := range ids {
 		err := cli.Remove(ctx, id)
 		switch {
 		case errors.Is(err, member.ErrMemberNotFound):
 			s.log.Info("stale member already gone", "member", plan.HexID(id))
 		case err != nil:
-			return launch{}, lookAgain(fmt.Errorf("remove stale member %s: %w", plan.HexID(id), err))
+			return lookAgain(fmt.Errorf("remove stale member %s: %w", plan.HexID(id), err))
 		default:
 			s.status("rejoining: removed stale member "+plan.HexID(id), "member", plan.HexID(id))
 		}
+		failpoint.Hit(failpoint.AfterRemove)
 	}
-	added, _, err := cli.Add(ctx, s.cfg.PeerURLs, p.AsLearner)
-	switch {
-	case errors.Is(err, member.ErrTooManyLearners):
-		return launch{}, &errLookAgain{why: "another member is joining as a learner; waiting for its promotion", err: err}
-	case errors.Is(err, member.ErrPeerURLExists):
-		return launch{}, &errLookAgain{why: "an entry with this member's peer URL appeared meanwhile", err: err}
-	case err != nil:
-		return launch{}, lookAgain(fmt.Errorf("add this member (%s): %w", strings.Join(s.cfg.PeerURLs, ","), err))
+	return nil
+}
+
+// add adds this member and returns it with a member list that holds it. The
+// list is the add's own answer: a fresh read could be served by a member
+// that has not applied the add yet (etcd 3.4 serves MemberList from the
+// answering member's applied state) and etcd then refuses to start
+// ("couldn't find local name ... in the initial cluster configuration").
+// Before etcd starts, the entry is recorded as this host's in the state
+// file, so that an interrupted rejoin's entry can be recognised later.
+func (s *Service) add(ctx context.Context, cli membership, obs plan.Observation, p plan.Plan) (plan.Member, []plan.Member, error) {
+	if !p.AsLearner {
+		unlock, err := s.voterGuard(ctx, cli, obs, p.Remove)
+		if err != nil {
+			return plan.Member{}, nil, err
+		}
+		defer unlock()
 	}
+	added, members, err := cli.Add(ctx, s.cfg.PeerURLs, p.AsLearner)
+	if err != nil {
+		return plan.Member{}, nil, s.addRefused(obs, p, err)
+	}
+	failpoint.Hit(failpoint.AfterAdd)
 	kind := "voter"
 	if added.IsLearner {
 		kind = "learner"
 	}
 	s.status(fmt.Sprintf("rejoining: added as %s %s; starting etcd", kind, plan.HexID(added.ID)), "member", plan.HexID(added.ID))
+	if !hasMember(members, added.ID) {
+		if members, err = cli.Members(ctx); err != nil || !hasMember(members, added.ID) {
+			return plan.Member{}, nil, &errLookAgain{why: fmt.Sprintf(
+				"added member %s, but no current member list holds it yet (%v); looking again", plan.HexID(added.ID), err)}
+		}
+	}
+	mem := obs.Memory
+	mem.Added = &plan.Added{ID: added.ID, ClusterID: obs.Cluster.ClusterID, PeerURLs: s.cfg.PeerURLs}
+	s.remember(mem)
+	return added, members, nil
+}
+
+// addRefused turns etcd's refusal of an add into a reason to look again.
+func (s *Service) addRefused(obs plan.Observation, p plan.Plan, err error) error {
+	switch {
+	case errors.Is(err, member.ErrTooManyLearners):
+		return &errLookAgain{why: "another member is joining as a learner; waiting for its promotion", err: err}
+	case errors.Is(err, member.ErrPeerURLExists):
+		return &errLookAgain{why: "an entry with this member's peer URL appeared meanwhile", err: err}
+	case errors.Is(err, member.ErrClusterUnhealthy):
+		why := "etcd refuses to add a member until every voter has been connected to the leader for a while"
+		if down := describeVoters(obs.Cluster, p.Remove); down != "" {
+			why += "; not healthy: " + down
+		}
+		return &errLookAgain{why: why, err: err, soon: true}
+	}
+	return lookAgain(fmt.Errorf("add this member (%s): %w", strings.Join(s.cfg.PeerURLs, ","), err))
+}
+
+// voterGuard takes the cluster-wide voter lock and checks, against the
+// current member list, that one more voter that has not started yet still
+// leaves a quorum of healthy voters: hosts that decided at the same time
+// each saw a cluster without the others' additions.
+func (s *Service) voterGuard(ctx context.Context, cli membership, obs plan.Observation, removed []uint64) (func(), error) {
+	unlock, err := cli.Lock(ctx, voterLock)
+	if err != nil {
+		return nil, lookAgain(err)
+	}
 	members, err := cli.Members(ctx)
 	if err != nil {
-		return launch{}, lookAgain(err)
+		unlock()
+		return nil, lookAgain(err)
 	}
-	return launch{
-		state:          "existing",
-		initialCluster: InitialCluster(members, added.ID, s.cfg.Name),
-		memberID:       added.ID,
-		endpoints:      endpoints,
-		joining:        true,
-	}, nil
-}
-
-// healthyEndpoints lists the client URLs of the healthy members other than
-// this one: where membership requests go.
-func healthyEndpoints(c plan.Cluster, self []string) []string {
-	mine := map[string]bool{}
-	for _, u := range self {
-		mine[u] = true
+	healthy := map[uint64]bool{}
+	for _, m := range obs.Cluster.Members {
+		healthy[m.ID] = m.Healthy && !containsID(removed, m.ID)
 	}
-	var out []string
-	for _, m := range c.Members {
-		if !m.Healthy || (len(m.PeerURLs) > 0 && mine[m.PeerURLs[0]]) {
+	voters, up := 1, 0 // this member, not started yet
+	for _, m := range members {
+		if m.IsLearner {
 			continue
 		}
-		out = append(out, m.ClientURLs...)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// InitialCluster renders --initial-cluster for starting as an existing
-// member: every live entry, this member under its own name, other members
-// that have not started yet under a placeholder name (etcd matches them by
-// peer URL). Sorted, deterministic.
-func InitialCluster(members []plan.Member, selfID uint64, selfName string) string {
-	var parts []string
-	for _, m := range members {
-		name := m.Name
-		switch {
-		case m.ID == selfID:
-			name = selfName
-		case name == "":
-			name = "unstarted-" + plan.HexID(m.ID)
-		}
-		for _, u := range m.PeerURLs {
-			parts = append(parts, name+"="+u)
+		voters++
+		if healthy[m.ID] {
+			up++
 		}
 	}
-	sort.Strings(parts)
-	return strings.Join(parts, ",")
+	if need := voters/2 + 1; up < need {
+		unlock()
+		return nil, &errLookAgain{why: fmt.Sprintf(
+			"adding this member as a voter now would leave %d healthy of %d voters (need %d); other members are joining", up, voters, need)}
+	}
+	return unlock, nil
 }
 
-// settings renders etcd's environment settings for a launch: the configured
-// flags, the decided initial-cluster-state, and the rebuilt initial cluster.
-func settings(cfg *config.Config, l launch) map[string]string {
-	out := make(map[string]string, len(cfg.Etcd)+2)
-	for flag, v := range cfg.Etcd {
-		out[config.EnvName(flag)] = v
+// remember writes the state file; a failure is logged, never fatal.
+func (s *Service) remember(m plan.Memory) {
+	if err := datadir.SaveMemory(s.cfg.StateFile, m); err != nil {
+		s.log.Warn("cannot write the state file", "path", s.cfg.StateFile, "err", err)
 	}
-	out[config.EnvName("initial-cluster-state")] = l.state
-	if l.initialCluster != "" {
-		out[config.EnvName("initial-cluster")] = l.initialCluster
-	}
-	return out
 }

@@ -2,32 +2,30 @@ package service
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os/exec"
-	"strings"
 
 	"github.com/hashicorp/go-multierror"
 )
 
-// ErrPreflight marks failures found before anything was touched: a port in
-// use, a bad certificate, a missing etcd binary. They are not about
-// membership, so nothing is moved or changed; the service exits 1.
-var ErrPreflight = errors.New("preflight check failed")
-
 // preflight checks what would make etcd fail for reasons unrelated to
-// membership, before any membership change or data move.
+// membership (a port in use, a bad certificate, a missing etcd binary),
+// before any membership change or data move. A failure exits 1 and touches
+// nothing.
 func (s *Service) preflight() error {
 	var errs *multierror.Error
 	if _, err := exec.LookPath(s.cfg.EtcdBinary); err != nil {
 		errs = multierror.Append(errs, fmt.Errorf("etcd binary %q: %w", s.cfg.EtcdBinary, err))
 	}
-	for _, flag := range []string{"listen-client-urls", "listen-peer-urls"} {
-		for _, u := range strings.Split(s.cfg.Etcd[flag], ",") {
-			if err := portFree(strings.TrimSpace(u)); err != nil {
-				errs = multierror.Append(errs, fmt.Errorf("%s: %w", flag, err))
+	for _, listen := range []struct {
+		flag string
+		urls []string
+	}{{"listen-client-urls", s.cfg.ListenClientURLs}, {"listen-peer-urls", s.cfg.ListenPeerURLs}} {
+		for _, u := range listen.urls {
+			if err := portFree(u); err != nil {
+				errs = multierror.Append(errs, fmt.Errorf("%s: %w", listen.flag, err))
 			}
 		}
 	}
@@ -41,7 +39,7 @@ func (s *Service) preflight() error {
 		}
 	}
 	if err := errs.ErrorOrNil(); err != nil {
-		return fmt.Errorf("%w: %w", ErrPreflight, err)
+		return fmt.Errorf("preflight check failed (nothing was changed): %w", err)
 	}
 	return nil
 }

@@ -8,18 +8,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/etcd-rejoin/etcd-rejoin/internal/datadir"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/failpoint"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/member"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/supervise"
 )
 
-// Pauses: the first look again after a wait, and how often a starting member
-// is polled until it is ready.
+// Pauses: the first look again after a wait, how often a starting member is
+// polled until it is ready, and the short retry after etcd refused a change
+// for a few seconds (at most soonRetries times in a row, then the normal
+// backoff: an unrelated voter that stays down must not cost a full
+// observation twice a second for as long as it is down).
 const (
 	firstBackoff = time.Second
 	readyPoll    = 250 * time.Millisecond
 	retrySoon    = 500 * time.Millisecond
+	soonRetries  = 6
 )
 
 // Run is the service: it returns nil after a clean stop (ctx cancelled) and
@@ -28,7 +32,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := s.preflight(); err != nil {
 		return err
 	}
-	backoff := firstBackoff
+	backoff, soonLeft := firstBackoff, soonRetries
 	for {
 		why, soon, err := s.attempt(ctx)
 		switch {
@@ -38,8 +42,9 @@ func (s *Service) Run(ctx context.Context) error {
 			return err
 		}
 		pause := backoff
-		if soon {
+		if soon && soonLeft > 0 {
 			pause = retrySoon
+			soonLeft--
 		} else {
 			backoff = min(2*backoff, s.cfg.WaitBackoffMax)
 		}
@@ -86,9 +91,7 @@ func (s *Service) prepare(ctx context.Context) (launch, plan.Plan, error) {
 
 // ErrAborted is the cause a caller cancels Run's context with when the
 // process got SIGABRT: systemd sends it when the watchdog timed out. etcd is
-// then stopped quickly and Run fails, so that the unit is restarted (Go's own
-// SIGABRT exit status, 2, would read as an invalid configuration and prevent
-// the restart).
+// then stopped quickly and Run fails, so that the unit is restarted.
 var ErrAborted = errors.New("aborted by SIGABRT (the systemd watchdog timed out?)")
 
 // abortStopTimeout bounds the stop of a (probably frozen) etcd on SIGABRT.
@@ -120,39 +123,67 @@ func (s *Service) runEtcd(ctx context.Context, p plan.Plan, l launch) error {
 		return fmt.Errorf("start etcd: %w", err)
 	}
 	s.log.Info("etcd started", "pid", proc.Pid(), "state", l.state, "action", string(p.Action))
+	if l.joining {
+		failpoint.Hit(failpoint.AfterStart)
+	}
 	h, err := s.awaitReady(ctx, proc, l)
 	if err != nil {
-		return s.finish(ctx, proc, membershipRace(p, proc, err))
+		return s.finish(ctx, proc, membershipRefusal(p, proc, err))
 	}
 	took := s.now().Sub(start).Round(10 * time.Millisecond)
 	msg := fmt.Sprintf("running: member %s of cluster %s, voting and caught up (%s, ready in %s)",
 		plan.HexID(h.MemberID), plan.HexID(h.ClusterID), p.Action, took)
 	s.notify.ReadyStatus(msg)
 	s.log.Info(msg, "member", plan.HexID(h.MemberID), "action", string(p.Action), "ready_after", took.String())
-	if err := datadir.SaveMemory(s.cfg.StateFile, plan.Memory{MemberID: h.MemberID, ClusterID: h.ClusterID}); err != nil {
-		s.log.Warn("cannot record the member in the state file", "path", s.cfg.StateFile, "err", err)
-	}
-	return s.finish(ctx, proc, s.watch(ctx, proc, msg))
+	s.remember(plan.Memory{MemberID: h.MemberID, ClusterID: h.ClusterID})
+	return s.finish(ctx, proc, s.watch(ctx, proc, h.MemberID, msg))
 }
 
-// membershipRace turns etcd's refusal to start as an existing member, because
-// the live member list changed between reading it and starting (another
-// member joining at the same time), into a reason to look again.
-func membershipRace(p plan.Plan, proc *supervise.Process, err error) error {
+// refusals are the lines etcd logs when it refuses to start as an existing
+// member for a membership reason: its initial cluster does not match the
+// live list (etcd's ValidateClusterAndAssignIDs: "member count is unequal",
+// or no peer URL match), its name is not in the initial cluster it was given
+// (etcd's ServerConfig.hasLocalMember), or it could not fetch the live list
+// from any peer (etcd's GetClusterFromRemotePeers). The list changed while it
+// started (another member joining), or a peer was briefly away: the service
+// looks again instead of exiting.
+var refusals = []string{
+	"error validating peerURLs",
+	"member count is unequal",
+	"couldn't find local name",
+	"cannot fetch cluster info",
+}
+
+// membershipRefusal turns etcd's refusal to start as an existing member, for
+// one of those reasons, into a reason to look again.
+func membershipRefusal(p plan.Plan, proc *supervise.Process, err error) error {
 	if p.Action != plan.Join && p.Action != plan.Rejoin {
 		return err
 	}
-	for _, line := range proc.Tail() {
-		if strings.Contains(line, "error validating peerURLs") {
-			return &errLookAgain{why: "etcd refused the member list, which changed while it started; looking again", err: err}
-		}
+	if r := refusal(proc.Tail()); r != "" {
+		return &errLookAgain{why: "etcd refused to start as an existing member (" + r + "); looking again", err: err}
 	}
 	return err
+}
+
+// refusal returns the membership refusal the lines report, or "".
+func refusal(lines []string) string {
+	for _, line := range lines {
+		for _, r := range refusals {
+			if strings.Contains(line, r) {
+				return r
+			}
+		}
+	}
+	return ""
 }
 
 // finish stops etcd when the service is stopping, and reports how it ended.
 func (s *Service) finish(ctx context.Context, proc *supervise.Process, err error) error {
 	if ctx.Err() == nil {
+		if err != nil {
+			s.stopChild(proc, s.cfg.StopTimeout)
+		}
 		return err
 	}
 	timeout := s.cfg.StopTimeout
@@ -161,10 +192,37 @@ func (s *Service) finish(ctx context.Context, proc *supervise.Process, err error
 	}
 	s.notify.Stopping()
 	s.status("stopping etcd")
+	s.stopChild(proc, timeout)
+	return endCause(ctx)
+}
+
+// stopChild stops etcd if it still runs.
+func (s *Service) stopChild(proc *supervise.Process, timeout time.Duration) {
 	if stopErr := proc.Stop(timeout); stopErr != nil {
 		s.log.Info("etcd stopped", "exit", stopErr.Error())
 	}
-	return endCause(ctx)
+}
+
+// exited describes how etcd ended.
+func exited(proc *supervise.Process) error {
+	if err := proc.Err(); err != nil {
+		return fmt.Errorf("etcd exited: %w", err)
+	}
+	return errors.New("etcd exited with status 0")
+}
+
+// errWrongMember: the local endpoint answers as another member than the one
+// etcd was started as.
+var errWrongMember = errors.New("the local client URL answers as another member")
+
+// checkMemberID fails when the local endpoint answers as a member other than
+// the one launched (want 0: not known before the start).
+func checkMemberID(h member.Health, want uint64) error {
+	if want == 0 || h.MemberID == 0 || h.MemberID == want {
+		return nil
+	}
+	return fmt.Errorf("%w: %s, but etcd was started as member %s (another etcd on this address?)",
+		errWrongMember, plan.HexID(h.MemberID), plan.HexID(want))
 }
 
 // awaitReady polls the local member until it is healthy, voting and caught
@@ -184,7 +242,7 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 		case <-ctx.Done():
 			return member.Health{}, ctx.Err()
 		case <-proc.Done():
-			return member.Health{}, fmt.Errorf("etcd exited before it was ready: %w", proc.Err())
+			return member.Health{}, fmt.Errorf("before it was ready: %w", exited(proc))
 		case <-stall.C:
 			if !answered {
 				return member.Health{}, s.stalled(proc)
@@ -194,6 +252,9 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 		}
 		h, err := s.localHealth(ctx)
 		answered = answered || h.MemberID != 0
+		if err := checkMemberID(h, l.memberID); err != nil {
+			return h, err
+		}
 		msg := ""
 		switch {
 		case err != nil:
@@ -221,9 +282,7 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 func (s *Service) stalled(proc *supervise.Process) error {
 	why := fmt.Sprintf("etcd joined but did not answer within %s; stopped it, looking again", s.cfg.JoinTimeout)
 	s.log.Warn(why)
-	if err := proc.Stop(s.cfg.StopTimeout); err != nil {
-		s.log.Info("etcd stopped", "exit", err.Error())
-	}
+	s.stopChild(proc, s.cfg.StopTimeout)
 	return &errLookAgain{why: why}
 }
 
@@ -240,12 +299,13 @@ func (s *Service) promote(ctx context.Context, id uint64, endpoints []string) bo
 		}
 		endpoints = s.notMine(endpoints)
 	}
-	cli, err := member.Dial(cctx, endpoints, s.memberOptions())
+	cli, err := s.dial(cctx, endpoints)
 	if err != nil {
 		s.log.Debug("promote: cannot reach the cluster", "err", err)
 		return false
 	}
-	defer cli.Close()
+	defer func() { _ = cli.Close() }()
+	failpoint.Hit(failpoint.BeforePromote)
 	err = cli.Promote(cctx, id)
 	switch {
 	case err == nil:
@@ -262,24 +322,30 @@ func (s *Service) promote(ctx context.Context, id uint64, endpoints []string) bo
 // notMine drops this member's own client URLs: a learner serves no
 // membership requests.
 func (s *Service) notMine(urls []string) []string {
-	mine := map[string]bool{s.cfg.LocalClientURL: true}
-	for _, u := range strings.Split(s.cfg.Etcd["advertise-client-urls"], ",") {
-		mine[strings.TrimSpace(u)] = true
-	}
+	mine := append([]string{s.cfg.LocalClientURL}, s.cfg.AdvertiseClientURLs...)
 	var out []string
 	for _, u := range urls {
-		if !mine[u] {
+		if !contains(mine, u) {
 			out = append(out, u)
 		}
 	}
 	return out
 }
 
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Service) localHealth(ctx context.Context) (member.Health, error) {
 	timeout := min(s.cfg.RequestTimeout, s.checkInterval())
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return member.LocalHealth(cctx, s.cfg.LocalClientURL, s.memberOptions())
+	return member.LocalHealth(cctx, s.cfg.LocalClientURL, s.localOptions())
 }
 
 // checkInterval is how often the running member is checked: the health
@@ -293,8 +359,9 @@ func (s *Service) checkInterval() time.Duration {
 }
 
 // watch checks the running member; each WATCHDOG=1 follows a check that
-// succeeded just before it. It returns when etcd exits or ctx ends.
-func (s *Service) watch(ctx context.Context, proc *supervise.Process, readyMsg string) error {
+// succeeded just before it. It returns when etcd exits, when the local
+// endpoint answers as another member, or when ctx ends.
+func (s *Service) watch(ctx context.Context, proc *supervise.Process, id uint64, readyMsg string) error {
 	tick := time.NewTicker(s.checkInterval())
 	defer tick.Stop()
 	healthy := true
@@ -303,10 +370,13 @@ func (s *Service) watch(ctx context.Context, proc *supervise.Process, readyMsg s
 		case <-ctx.Done():
 			return nil
 		case <-proc.Done():
-			return fmt.Errorf("etcd exited: %w", proc.Err())
+			return exited(proc)
 		case <-tick.C:
 		}
 		h, err := s.localHealth(ctx)
+		if err := checkMemberID(h, id); err != nil {
+			return err
+		}
 		ok := err == nil && h.Voting && h.CaughtUp
 		if ok {
 			s.notify.Watchdog()

@@ -23,12 +23,19 @@ type Service struct {
 	notify  *notify.Notifier
 	environ []string
 	now     func() time.Time
+	// dial connects to the live cluster for membership changes; tests
+	// replace it with a fake.
+	dial func(ctx context.Context, endpoints []string) (membership, error)
 }
 
 // New returns a service for the configuration. environ is the process
 // environment the etcd child's environment is built from.
 func New(cfg *config.Config, log *slog.Logger, n *notify.Notifier, environ []string) *Service {
-	return &Service{cfg: cfg, log: log, notify: n, environ: environ, now: time.Now}
+	s := &Service{cfg: cfg, log: log, notify: n, environ: environ, now: time.Now}
+	s.dial = func(ctx context.Context, endpoints []string) (membership, error) {
+		return member.Dial(ctx, endpoints, s.memberOptions())
+	}
+	return s
 }
 
 // memberOptions are the settings for talking to the live cluster.
@@ -46,6 +53,15 @@ func (s *Service) memberOptions() member.Options {
 	}
 }
 
+// localOptions are the settings for asking this host's own member: its
+// certificate is checked against the advertised name, not the loopback
+// address it is dialled on.
+func (s *Service) localOptions() member.Options {
+	o := s.memberOptions()
+	o.ServerName = s.cfg.LocalServerName
+	return o
+}
+
 // otherPeerURLs lists the peer URLs of the initial cluster's other members.
 func otherPeerURLs(c *config.Config) []string {
 	var out []string
@@ -57,20 +73,25 @@ func otherPeerURLs(c *config.Config) []string {
 	return out
 }
 
+// layout is where this member's data lives.
+func (s *Service) layout() datadir.Layout {
+	return datadir.Layout{DataDir: s.cfg.DataDir, WALDir: s.cfg.WALDir}
+}
+
 // Observe gathers the facts the decision needs. An error means the local
 // state could not be read (permission, I/O): nothing may be acted on then.
 func (s *Service) Observe(ctx context.Context) (plan.Observation, error) {
-	data, err := datadir.Inspect(s.cfg.DataDir)
+	data, err := datadir.Inspect(s.layout())
 	if err != nil {
 		return plan.Observation{}, fmt.Errorf("inspect data dir %s: %w", s.cfg.DataDir, err)
 	}
 	mem, err := datadir.LoadMemory(s.cfg.StateFile)
 	if err != nil {
-		return plan.Observation{}, fmt.Errorf("read state file: %w", err)
+		return plan.Observation{}, err
 	}
 	cluster, err := member.Observe(ctx, s.memberOptions())
 	if err != nil {
-		return plan.Observation{}, fmt.Errorf("observe cluster: %w", err)
+		return plan.Observation{}, fmt.Errorf("observe the cluster: %w", err)
 	}
 	return plan.Observation{
 		Self:    plan.Self{Name: s.cfg.Name, PeerURLs: s.cfg.PeerURLs},
@@ -78,6 +99,7 @@ func (s *Service) Observe(ctx context.Context) (plan.Observation, error) {
 		Memory:  mem,
 		Cluster: cluster,
 		Learner: s.cfg.Learner,
+		Aliases: resolveAliases(ctx, s.cfg.PeerURLs, cluster),
 	}, nil
 }
 

@@ -56,8 +56,9 @@ func NewCA(t testing.TB) *CA {
 }
 
 // Issue makes a certificate valid for both server and client use, for the
-// given IP addresses, and returns its certificate and key files.
-func (ca *CA) Issue(t testing.TB, ips []string) (certFile, keyFile string) {
+// given hosts (IP addresses, or DNS names), and returns its certificate and
+// key files.
+func (ca *CA) Issue(t testing.TB, hosts []string) (certFile, keyFile string) {
 	t.Helper()
 	serial := ca.n.Add(1)
 	key := newKey(t)
@@ -69,12 +70,12 @@ func (ca *CA) Issue(t testing.TB, ips []string) (certFile, keyFile string) {
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
-	for _, ip := range ips {
-		parsed := net.ParseIP(ip)
-		if parsed == nil {
-			t.Fatalf("issue certificate: %q is not an IP address", ip)
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
-		tmpl.IPAddresses = append(tmpl.IPAddresses, parsed)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {

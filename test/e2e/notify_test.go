@@ -217,9 +217,9 @@ func TestSystemdNotify(t *testing.T) {
 }
 
 // systemd sends SIGABRT when the watchdog times out. etcd-rejoin must then
-// exit 1 (a failure systemd restarts), not Go's default 2 (which the unit's
-// RestartPreventExitStatus=2 reserves for invalid configurations), and take
-// its frozen etcd down with it.
+// exit 1 (a failure systemd restarts) and take its frozen etcd down with it
+// within 2 s, instead of Go's default (a goroutine dump and exit 2, leaving
+// the frozen etcd to the unit's stop timeout).
 func TestWatchdogAbortExits1(t *testing.T) {
 	forEachVersion(t, netAbort, func(t *testing.T, v testetcd.Version, prefix string) {
 		l := newLab(t, v, prefix, 1)

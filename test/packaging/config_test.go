@@ -61,15 +61,15 @@ func TestShippedConfigKeysAreReal(t *testing.T) {
 	}
 }
 
-func TestBrokenConfigExits2(t *testing.T) {
+func TestBrokenConfigExits78(t *testing.T) {
 	b := packages(t)
 	path := filepath.Join(t.TempDir(), "bad.toml")
 	if err := os.WriteFile(path, []byte("no-such-key = 1\n[etcd]\ninitial-cluster-state = \"new\"\n"), 0o600); err != nil {
 		t.Fatalf("write bad config: %v", err)
 	}
 	r := checkConfig(t, b, path)
-	if r.Code != 2 {
-		t.Fatalf("check on a broken config: exit %d, want 2 (the unit's RestartPreventExitStatus):\n%s", r.Code, r.Out)
+	if r.Code != 78 {
+		t.Fatalf("check on a broken config: exit %d, want 78 (the unit's RestartPreventExitStatus):\n%s", r.Code, r.Out)
 	}
 	for _, want := range []string{"no-such-key", "initial-cluster-state"} {
 		if !strings.Contains(r.Out, want) {

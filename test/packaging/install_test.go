@@ -46,6 +46,7 @@ func TestInstallBootRemove(t *testing.T) {
 	c.boot()
 	onlyRejoinAfterReboot(t, c, value)
 	watchdogFed(t, c)
+	runtimeCrashRestarts(t, c, value)
 	badConfigDoesNotFlap(t, c)
 
 	removeKeepsData(t, c)
@@ -187,7 +188,7 @@ func watchdogFed(t *testing.T, c *container) {
 	}
 }
 
-// badConfigDoesNotFlap: an invalid configuration makes etcd-rejoin exit 2,
+// badConfigDoesNotFlap: an invalid configuration makes etcd-rejoin exit 78,
 // which RestartPreventExitStatus= keeps from restarting in a loop.
 func badConfigDoesNotFlap(t *testing.T, c *container) {
 	t.Helper()
@@ -198,13 +199,35 @@ func badConfigDoesNotFlap(t *testing.T, c *container) {
 	}
 	c.waitFor("failed", time.Minute, "systemctl", "is-active", unitName)
 	got := strings.TrimSpace(c.mustExec("systemctl", "show", "-p", "ExecMainStatus", "-p", "NRestarts", unitName))
-	if got != "NRestarts=0\nExecMainStatus=2" && got != "ExecMainStatus=2\nNRestarts=0" {
-		t.Errorf("after a broken config: %q, want ExecMainStatus=2 and NRestarts=0", got)
+	if got != "NRestarts=0\nExecMainStatus=78" && got != "ExecMainStatus=78\nNRestarts=0" {
+		t.Errorf("after a broken config: %q, want ExecMainStatus=78 and NRestarts=0", got)
 	}
 	c.mustExec("cp", "-p", "/root/etcd-rejoin.toml.good", "/etc/etcd-rejoin.toml")
 	if r := c.exec(5*time.Minute, "systemctl", "restart", unitName); r.Code != 0 {
 		t.Fatalf("restart with the config restored: exit %d:\n%s\n%s", r.Code, r.Out, journal(c))
 	}
+}
+
+// runtimeCrashRestarts: Go's runtime exits 2 when a goroutine panics or on a
+// fatal error; the unit must restart that like any failure. SIGQUIT makes
+// the Go runtime take exactly that exit (dump the goroutines, exit 2) in
+// the shipped binary, which has no other way to crash on demand.
+func runtimeCrashRestarts(t *testing.T, c *container, value string) {
+	t.Helper()
+	restarts := func() string {
+		return strings.TrimSpace(c.mustExec("systemctl", "show", "-p", "NRestarts", "--value", unitName))
+	}
+	before := restarts()
+	c.mustExec("systemctl", "kill", "--kill-whom=main", "--signal=SIGQUIT", unitName)
+	c.waitFor("active", 3*time.Minute, "systemctl", "is-active", unitName)
+	if after := restarts(); after == before {
+		t.Fatalf("NRestarts still %s after the runtime exit:\n%s", after, journal(c))
+	}
+	exits := c.exec(time.Minute, "sh", "-c", "journalctl --no-pager -u "+unitName+" | grep -c 'code=exited, status=2/'")
+	if n := strings.TrimSpace(exits.Out); n == "" || n == "0" {
+		t.Errorf("the journal shows no exit with status 2 (grep: %q):\n%s", exits.Out, journal(c))
+	}
+	readsBack(t, c, value)
 }
 
 // removeKeepsData: remove stops the service, and neither remove nor purge

@@ -91,7 +91,7 @@ func TestUnitContract(t *testing.T) {
 		"Service.NotifyAccess":             "main",
 		"Service.ExecStart":                "/usr/bin/etcd-rejoin run",
 		"Service.Restart":                  "on-failure",
-		"Service.RestartPreventExitStatus": "2",
+		"Service.RestartPreventExitStatus": "64 78",
 		"Service.KillMode":                 "mixed",
 		"Service.User":                     "etcd-rejoin",
 		"Service.Group":                    "etcd-rejoin",
