@@ -80,7 +80,7 @@ func (a *app) parseArgs(cmd string, args []string, extra func(*flag.FlagSet)) er
 	}
 	if err := fs.Parse(args); err != nil {
 		if err := usageError(cmd, err); errors.Is(err, errHelp) {
-			fmt.Fprint(a.stdout, usage)
+			fmt.Fprint(a.stdout, usage())
 			return err
 		}
 		return usageError(cmd, err)
@@ -143,7 +143,7 @@ func (a *app) plan(ctx context.Context, args []string) error {
 	return nil
 }
 
-func (a *app) check(args []string) error {
+func (a *app) check(_ context.Context, args []string) error {
 	if err := a.parseArgs("check", args, nil); err != nil {
 		return err
 	}
@@ -159,15 +159,15 @@ func (a *app) check(args []string) error {
 	return nil
 }
 
-func (a *app) help(args []string) error {
+func (a *app) help(_ context.Context, args []string) error {
 	if err := a.parseArgs("help", args, nil); err != nil {
 		return err
 	}
-	fmt.Fprint(a.stdout, usage)
+	fmt.Fprint(a.stdout, usage())
 	return nil
 }
 
-func (a *app) version(args []string) error {
+func (a *app) version(_ context.Context, args []string) error {
 	if err := a.parseArgs("version", args, nil); err != nil {
 		return err
 	}

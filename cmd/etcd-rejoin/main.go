@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/config"
@@ -35,18 +36,37 @@ const (
 	exitConfig  = 78 // EX_CONFIG, an invalid configuration: RestartPreventExitStatus=
 )
 
-const usage = `usage: etcd-rejoin [--config PATH] [command]
+// command is one subcommand: how it is called, what it does, and its
+// implementation (each in a file of its own).
+type command struct {
+	name, args, help string
+	run              func(a *app, ctx context.Context, args []string) error
+}
 
-commands:
-  run            run the service (default)
-  plan [--json]  print the action it would take and why; exit 0, or 3 when it would wait
-  check          validate the configuration offline; exit 0, or 78 listing every problem
-  version        print versions
-  help           print this help
+// commands lists the subcommands in the order the usage shows them (set in
+// init: help refers back to it).
+var commands []command
 
-exit codes: 0 clean stop, 1 runtime failure, 3 plan would wait,
-64 bad command line, 78 invalid configuration
-`
+func init() {
+	commands = []command{
+		{"run", "", "run the service (default)", (*app).run},
+		{"plan", "[--json]", "print the action it would take and why; exit 0, or 3 when it would wait", (*app).plan},
+		{"check", "", "validate the configuration offline; exit 0, or 78 listing every problem", (*app).check},
+		{"version", "", "print versions", (*app).version},
+		{"help", "", "print this help", (*app).help},
+	}
+}
+
+// usage is the help text, built from the commands.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage: etcd-rejoin [--config PATH] [command]\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-15s %s\n", strings.TrimSpace(c.name+" "+c.args), c.help)
+	}
+	b.WriteString("\nexit codes: 0 clean stop, 1 runtime failure, 3 plan would wait,\n64 bad command line, 78 invalid configuration\n")
+	return b.String()
+}
 
 func main() {
 	ctx, cancel := context.WithCancelCause(context.Background())
@@ -81,7 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	if err := top.Parse(args); err != nil {
 		err = usageError("", err)
 		if errors.Is(err, errHelp) {
-			fmt.Fprint(stdout, usage)
+			fmt.Fprint(stdout, usage())
 		}
 		return exitCode(err, stderr)
 	}
@@ -89,20 +109,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	if len(rest) > 0 {
 		cmd, rest = rest[0], rest[1:]
 	}
-	var err error
-	switch cmd {
-	case "run":
-		err = app.run(ctx, rest)
-	case "plan":
-		err = app.plan(ctx, rest)
-	case "check":
-		err = app.check(rest)
-	case "version":
-		err = app.version(rest)
-	case "help":
-		err = app.help(rest)
-	default:
-		err = fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+	err := fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+	for _, c := range commands {
+		if c.name == cmd {
+			err = c.run(app, ctx, rest)
+		}
 	}
 	return exitCode(err, stderr)
 }
@@ -145,7 +156,7 @@ func exitCode(err error, stderr io.Writer) int {
 	case errors.Is(err, errWouldWait):
 		return exitWait
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "etcd-rejoin: %v\n%s", err, usage)
+		fmt.Fprintf(stderr, "etcd-rejoin: %v\n%s", err, usage())
 		return exitUsage
 	case errors.Is(err, config.ErrInvalid):
 		fmt.Fprintf(stderr, "etcd-rejoin: %v\n", err)
