@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
 )
@@ -20,9 +21,25 @@ const maxStateFile = 64 << 10
 // stateFile is the state file's JSON form: IDs as hex strings, as etcd
 // prints them.
 type stateFile struct {
-	MemberID  *string     `json:"member_id"`
-	ClusterID *string     `json:"cluster_id"`
-	Added     *addedEntry `json:"added,omitempty"`
+	MemberID  *string         `json:"member_id"`
+	ClusterID *string         `json:"cluster_id"`
+	Added     *addedEntry     `json:"added,omitempty"`
+	Left      *leftEntry      `json:"left,omitempty"`
+	Recovered *recoveredEntry `json:"recovered,omitempty"`
+}
+
+// leftEntry is plan.Left in the state file.
+type leftEntry struct {
+	At        time.Time `json:"at"`
+	MemberID  string    `json:"member_id"`
+	ClusterID string    `json:"cluster_id"`
+}
+
+// recoveredEntry is plan.Recovered in the state file.
+type recoveredEntry struct {
+	At        time.Time `json:"at"`
+	ClusterID string    `json:"cluster_id"`
+	From      string    `json:"from"`
 }
 
 // addedEntry is plan.Added in the state file.
@@ -86,11 +103,43 @@ func parseMemory(b []byte) (plan.Memory, error) {
 	if err != nil {
 		return plan.Memory{}, err
 	}
-	added, err := parseAdded(s.Added)
-	if err != nil {
+	m := plan.Memory{MemberID: member, ClusterID: cluster}
+	if m.Added, err = parseAdded(s.Added); err != nil {
 		return plan.Memory{}, err
 	}
-	return plan.Memory{MemberID: member, ClusterID: cluster, Added: added}, nil
+	if m.Left, err = parseLeft(s.Left); err != nil {
+		return plan.Memory{}, err
+	}
+	if m.Recovered, err = parseRecovered(s.Recovered); err != nil {
+		return plan.Memory{}, err
+	}
+	return m, nil
+}
+
+func parseLeft(l *leftEntry) (*plan.Left, error) {
+	if l == nil {
+		return nil, nil
+	}
+	member, err := parseHexID("left.member_id", &l.MemberID)
+	if err != nil {
+		return nil, err
+	}
+	cluster, err := parseHexID("left.cluster_id", &l.ClusterID)
+	if err != nil {
+		return nil, err
+	}
+	return &plan.Left{At: l.At, MemberID: member, ClusterID: cluster}, nil
+}
+
+func parseRecovered(r *recoveredEntry) (*plan.Recovered, error) {
+	if r == nil {
+		return nil, nil
+	}
+	cluster, err := parseHexID("recovered.cluster_id", &r.ClusterID)
+	if err != nil {
+		return nil, err
+	}
+	return &plan.Recovered{At: r.At, ClusterID: cluster, From: r.From}, nil
 }
 
 func parseAdded(a *addedEntry) (*plan.Added, error) {
@@ -130,6 +179,12 @@ func SaveMemory(path string, m plan.Memory) error {
 	sf := stateFile{MemberID: &member, ClusterID: &cluster}
 	if a := m.Added; a != nil {
 		sf.Added = &addedEntry{ID: plan.HexID(a.ID), ClusterID: plan.HexID(a.ClusterID), PeerURLs: a.PeerURLs}
+	}
+	if l := m.Left; l != nil {
+		sf.Left = &leftEntry{At: l.At.UTC(), MemberID: plan.HexID(l.MemberID), ClusterID: plan.HexID(l.ClusterID)}
+	}
+	if r := m.Recovered; r != nil {
+		sf.Recovered = &recoveredEntry{At: r.At.UTC(), ClusterID: plan.HexID(r.ClusterID), From: r.From}
 	}
 	b, err := json.Marshal(sf)
 	if err != nil {

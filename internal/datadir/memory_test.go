@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
 )
@@ -29,6 +30,11 @@ func TestMemoryRoundTrip(t *testing.T) {
 			`{"member_id":"8e9e05c52164694d","cluster_id":"cdf818194e3a8c32"}` + "\n"},
 		{"overwrite with small ids", plan.Memory{MemberID: 0x1, ClusterID: 0xabc}, `{"member_id":"1","cluster_id":"abc"}` + "\n"},
 		{"zero", plan.Memory{}, `{"member_id":"0","cluster_id":"0"}` + "\n"},
+		{"left and recovered", plan.Memory{MemberID: 0x1, ClusterID: 0x2,
+			Left:      &plan.Left{At: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC), MemberID: 0x1, ClusterID: 0x2},
+			Recovered: &plan.Recovered{At: time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC), ClusterID: 0x3, From: "/b/s.snapshot"}},
+			`{"member_id":"1","cluster_id":"2","left":{"at":"2026-11-02T10:00:00Z","member_id":"1","cluster_id":"2"},` +
+				`"recovered":{"at":"2026-11-03T10:00:00Z","cluster_id":"3","from":"/b/s.snapshot"}}` + "\n"},
 		{"added entry", plan.Memory{Added: &plan.Added{ID: 0x1234, ClusterID: 0xabc, PeerURLs: []string{"http://10.0.0.1:2380"}}},
 			`{"member_id":"0","cluster_id":"0","added":{"id":"1234","cluster_id":"abc","peer_urls":["http://10.0.0.1:2380"]}}` + "\n"},
 	}

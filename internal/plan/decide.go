@@ -4,14 +4,24 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Decide turns an observation into a plan. It is the whole decision table of
 // etcd-rejoin; see the README for the table and decide_test.go for a named
 // row per case.
 func Decide(o Observation) Plan {
+	if l := o.Memory.Left; l != nil {
+		return Plan{Action: Wait, Reason: fmt.Sprintf("left the cluster on %s (member %s of cluster %s); run `etcd-rejoin join` to come back",
+			l.At.UTC().Format(time.RFC3339), HexID(l.MemberID), HexID(l.ClusterID))}
+	}
 	if c := o.Cluster; c.Conflict != "" {
 		return Plan{Action: Wait, Reason: "members of more than one cluster answer (" + c.Conflict + "); not acting on a guess"}
+	}
+	if r := o.Memory.Recovered; r != nil && o.Data.Kind == DataPresent && o.Data.ClusterID == r.ClusterID {
+		return Plan{Action: Restart, Reason: fmt.Sprintf(
+			"recovered on %s from %s as the new cluster %s: starting on the recovered data; the other hosts rejoin it",
+			r.At.UTC().Format(time.RFC3339), r.From, HexID(r.ClusterID))}
 	}
 	switch o.Data.Kind {
 	case DataPresent:

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A three-member cluster as the tests see it. This host is "n1".
@@ -220,6 +221,21 @@ func TestDecide(t *testing.T) {
 			Observation{Self: self, Data: noData, Learner: true, Cluster: unreachable,
 				Memory: Memory{Added: &Added{ID: idNew, ClusterID: cid, PeerURLs: []string{"http://127.0.0.1:2380"}}}},
 			Plan{Action: Wait}, "refusing to bootstrap a second cluster"},
+
+		// a deliberate leave, a recovery
+		{"left: the host left on purpose: wait, whatever the cluster says",
+			Observation{Self: self, Data: noData, Learner: true, Cluster: cluster(true, n2, n3),
+				Memory: Memory{Left: &Left{At: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC), MemberID: idN1, ClusterID: cid}}},
+			Plan{Action: Wait}, "left the cluster on 2026-11-02T10:00:00Z (member 8e9e05c52164694d of cluster cdf818194e3a8c32); run `etcd-rejoin join` to come back"},
+		{"recovered: start on the recovered data although the old members answer for another cluster",
+			Observation{Self: self, Data: LocalData{Kind: DataPresent, MemberID: idNew, ClusterID: cidB}, Learner: true,
+				Cluster: cluster(false, n1, down(n2), n3),
+				Memory:  Memory{Recovered: &Recovered{At: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC), ClusterID: cidB, From: "/backups/etcd.snapshot"}}},
+			Plan{Action: Restart}, "recovered on 2026-11-02T10:00:00Z from /backups/etcd.snapshot as the new cluster abcdef"},
+		{"recovered: the data is not the recovered cluster's: normal rules",
+			Observation{Self: self, Data: foreignData, Learner: true, Cluster: cluster(false, n1, down(n2), n3),
+				Memory: Memory{Recovered: &Recovered{ClusterID: 0x42}}},
+			Plan{Action: Wait}, "not touching the data"},
 
 		// members of two clusters answer with a leader
 		{"wait: two clusters answer",

@@ -5,6 +5,7 @@ package plan
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/urlset"
 )
@@ -109,6 +110,27 @@ type Memory struct {
 	// before etcd was started on it: an entry left unstarted by an
 	// interrupted rejoin is then provably this host's.
 	Added *Added `json:"added,omitempty"`
+	// Left is set when this host left the cluster on purpose (etcd-rejoin
+	// leave): the service then never adds it again until `join` clears it.
+	Left *Left `json:"left,omitempty"`
+	// Recovered is set when `recover` made the local data a new one-member
+	// cluster after a lost quorum: the service starts on that data whatever
+	// the old members say, until the member has been healthy once.
+	Recovered *Recovered `json:"recovered,omitempty"`
+}
+
+// Left records a deliberate leave.
+type Left struct {
+	At        time.Time `json:"at"`
+	MemberID  uint64    `json:"member_id"`
+	ClusterID uint64    `json:"cluster_id"`
+}
+
+// Recovered records a recovery after a lost quorum.
+type Recovered struct {
+	At        time.Time `json:"at"`
+	ClusterID uint64    `json:"cluster_id"` // the new cluster's ID
+	From      string    `json:"from"`       // the snapshot file, or "local data"
 }
 
 // Added is a member entry this host added for itself.
@@ -120,7 +142,9 @@ type Added struct {
 
 // Known reports whether the state file records that this host was, or was
 // being added as, a member of some cluster.
-func (m Memory) Known() bool { return m.MemberID != 0 || m.ClusterID != 0 || m.Added != nil }
+func (m Memory) Known() bool {
+	return m.MemberID != 0 || m.ClusterID != 0 || m.Added != nil || m.Left != nil || m.Recovered != nil
+}
 
 // Self is the member this host runs, as configured.
 type Self struct {
