@@ -67,6 +67,7 @@ type Config struct {
 	LogFormat      string
 	ClientTLS      TLS
 	PeerTLS        TLS
+	Snapshot       SnapshotConfig
 
 	// Etcd holds etcd's settings by flag name, defaults included; never
 	// initial-cluster-state.

@@ -42,6 +42,11 @@ var ownKeys = []ownKey{
 	{"wait-backoff-max", "30s", kDuration, "longest pause between two looks while waiting"},
 	{"stop-timeout", "20s", kDuration, "how long etcd may take to stop before it is killed"},
 	{"join-timeout", "5m", kDuration, "a joining member that does not answer at all within this time is stopped and the cluster looked at again"},
+	{"snapshot-interval", "6h", kDuration, "how often the running member writes a snapshot; 0 turns periodic snapshots off"},
+	{"snapshot-keep", "5", kInt, "how many of its own snapshots to keep in snapshot-dir (at least 1)"},
+	{"snapshot-dir", "", kString, "where snapshots are written; empty: snapshots/ beside state-file"},
+	{"snapshot-command", "", kString, "run through /bin/sh after each good snapshot, its path as $1 and $SNAPSHOT_PATH; empty: none"},
+	{"snapshot-command-timeout", "15m", kDuration, "snapshot-command is killed after this long"},
 	{"log-level", "info", kString, "debug, info, warn or error"},
 	{"log-format", "text", kString, "text or json"},
 	{"client-tls.cert-file", "", kString, "client certificate to talk to the cluster; default: etcd's client-cert-file or cert-file"},
@@ -114,6 +119,87 @@ func (b *builder) parseOwn(cfg *Config) {
 	cfg.PeerTLS = p.tls("peer-tls")
 	if cfg.StateFile == "" && b.etcd["data-dir"] != "" {
 		cfg.StateFile = filepath.Clean(b.etcd["data-dir"]) + ".rejoin-state.json"
+	}
+	cfg.Snapshot = p.snapshot(cfg.StateFile)
+}
+
+// SnapshotConfig is the periodic snapshots' configuration.
+type SnapshotConfig struct {
+	// Interval between two snapshots; 0: no periodic snapshots.
+	Interval time.Duration
+	// Keep is how many of its own snapshots are kept in Dir (at least 1).
+	Keep int
+	// Dir holds the snapshots: snapshot-dir, or snapshots/ beside the
+	// state file.
+	Dir string
+	// Command is run after each good snapshot; "" for none.
+	Command string
+	// CommandTimeout bounds Command.
+	CommandTimeout time.Duration
+}
+
+// minSnapshotInterval is the shortest snapshot-interval that is not 0: a
+// snapshot streams the whole database.
+const minSnapshotInterval = time.Second
+
+// snapshot parses the snapshot-* keys; stateFile is the parsed state-file.
+func (p ownParser) snapshot(stateFile string) SnapshotConfig {
+	s := SnapshotConfig{
+		Interval:       p.interval("snapshot-interval", minSnapshotInterval),
+		Keep:           p.atLeast("snapshot-keep", 1),
+		Dir:            p.str("snapshot-dir"),
+		Command:        p.str("snapshot-command"),
+		CommandTimeout: p.duration("snapshot-command-timeout"),
+	}
+	if s.Dir == "" && stateFile != "" {
+		s.Dir = filepath.Join(filepath.Dir(stateFile), "snapshots")
+	}
+	p.checkSnapshotDir(s.Dir)
+	return s
+}
+
+// interval parses a duration that may be 0 (off), else at least min.
+func (p ownParser) interval(key string, min time.Duration) time.Duration {
+	v, err := time.ParseDuration(p.str(key))
+	if err != nil {
+		p.fail(key, "%q is not a duration like \"6h\" (0 turns it off)", p.b.own[key])
+		return 0
+	}
+	if v != 0 && v < min {
+		p.fail(key, "must be 0 (off) or at least %s, got %s", min, v)
+	}
+	return v
+}
+
+// atLeast parses a whole number of at least min.
+func (p ownParser) atLeast(key string, min int) int {
+	v, err := strconv.Atoi(p.str(key))
+	switch {
+	case err != nil:
+		p.fail(key, "%q is not a whole number", p.b.own[key])
+	case v < min:
+		p.fail(key, "must be at least %d, got %d", min, v)
+	}
+	return v
+}
+
+// checkSnapshotDir: snapshots must not live where a move aside of the data
+// dir or WAL dir would take them along. (A snapshot dir that holds the data
+// dir is fine: only snapshot files are ever listed or pruned in it.)
+func (p ownParser) checkSnapshotDir(dir string) {
+	if dir == "" {
+		return
+	}
+	snap := filepath.Clean(dir)
+	for _, flag := range []string{"data-dir", "wal-dir"} {
+		d := strings.TrimSpace(p.b.etcd[flag])
+		if d == "" {
+			continue
+		}
+		d = filepath.Clean(d)
+		if snap == d || strings.HasPrefix(snap, d+string(filepath.Separator)) {
+			p.fail("snapshot-dir", "%s is inside etcd.%s %s, which is moved aside as a whole when it must go", snap, flag, d)
+		}
 	}
 }
 
