@@ -41,6 +41,7 @@ type Config struct {
 	// Script, when set, is run instead of the schedule drawn from Seed
 	// (reproducers: one fault, chosen by hand).
 	Script       []Step
+	scripted     bool // Script was given (not drawn)
 	HealTimeout  time.Duration
 	Keys         int
 	EtcdLogLevel string
@@ -174,6 +175,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer lf.Close()
 	fp := hasFailpoints(cfg.Binary)
 	steps := cfg.Script
+	cfg.scripted = steps != nil
 	if steps == nil {
 		steps, err = Schedule(cfg.Seed, cfg.Steps, ScheduleOptions{Members: cfg.Members, WalDirMembers: cfg.WalDirMembers, Failpoints: fp, Only: cfg.Only, Skip: cfg.Skip})
 		if err != nil {

@@ -185,3 +185,42 @@ func TestReproTruncatedWAL(t *testing.T) {
 		t.Fatalf("step %d: %s", rep.FailStep, rep.Failure)
 	}
 }
+
+// TestReproCorruptWALRecord: a bit flipped in one of the last WAL records
+// makes etcd exit at every start ("walpb: crc mismatch"); etcd-rejoin
+// restarts it on the same data forever although the cluster has quorum.
+func TestReproCorruptWALRecord(t *testing.T) {
+	needEnv(t, envRepro)
+	rep := runScript(t, 3, Step{Kind: "bitflip-wal", Variant: "late", Target: 0, Peer: -1, Seed: 1})
+	if !rep.Passed() {
+		t.Fatalf("step %d: %s", rep.FailStep, rep.Failure)
+	}
+}
+
+// TestReproCorruptDB: a bit flipped in both bbolt meta pages makes etcd
+// panic at every start ("failed to open database", "checksum error");
+// etcd-rejoin restarts it on the same data forever although the cluster
+// has quorum.
+func TestReproCorruptDB(t *testing.T) {
+	needEnv(t, envRepro)
+	rep := runScript(t, 3, Step{Kind: "bitflip-db", Target: 0, Peer: -1, Seed: 1})
+	if !rep.Passed() {
+		t.Fatalf("step %d: %s", rep.FailStep, rep.Failure)
+	}
+}
+
+// TestReproBootstrapWhileSurvivorRestarts: two of three members lose their
+// disks (data and state file) and wait, rightly, because the survivor says
+// the cluster exists; the survivor restarts (a reboot, or its watchdog
+// while it has no quorum) and, in the seconds nobody answers, both wiped
+// members bootstrap a new cluster, with the old cluster's ID and member IDs
+// (both derive from the same initial cluster and token). The new cluster
+// takes writes at revisions the old one used; the survivor then rejoins
+// it on its own data: split brain and divergent data.
+func TestReproBootstrapWhileSurvivorRestarts(t *testing.T) {
+	needEnv(t, envRepro)
+	rep := runScript(t, 3, Step{Kind: "wipe-majority", Variant: "lose-state+reboot", Target: 1, Peer: -1, Seed: 1})
+	if !rep.Passed() {
+		t.Fatalf("step %d: %s", rep.FailStep, rep.Failure)
+	}
+}

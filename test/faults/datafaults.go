@@ -142,7 +142,8 @@ func flipBit(path string, off int64, bit uint) error {
 }
 
 // bitflipWAL flips one bit in a written record of a WAL file ("record"),
-// where etcd's CRCs catch it, or in the header records ("head").
+// or in one of the last records written ("late"), where etcd's CRCs catch
+// it, or in the header records ("head").
 func bitflipWAL(m *Member, r *rand.Rand, variant string) (string, error) {
 	files, err := walFiles(m)
 	if err != nil {
@@ -160,6 +161,12 @@ func bitflipWAL(m *Member, r *rand.Rand, variant string) (string, error) {
 		off = 8 + r.Int64N(24)
 	case used <= 64:
 		return "", fmt.Errorf("%s holds no record past its header", f)
+	case variant == "late":
+		f = files[len(files)-1]
+		if used, err = usedLen(f); err != nil || used <= 256 {
+			return "", fmt.Errorf("%s holds too little to flip a late record (%d bytes, %v)", f, used, err)
+		}
+		off = used - 64 - r.Int64N(128)
 	default:
 		off = 64 + r.Int64N(used-64)
 	}

@@ -258,14 +258,20 @@ func (cp *Campaign) wipeMajority(ctx context.Context, s Step, _ *rand.Rand) (fau
 	moves := cp.moveCounts()
 	for _, m := range wiped {
 		m.Unit.Stop()
-		if err := cp.stash(m, s.Variant == "lose-state"); err != nil {
+		if err := cp.stash(m, strings.HasPrefix(s.Variant, "lose-state")); err != nil {
 			return faultResult{}, err
 		}
 	}
 	for _, m := range wiped {
 		m.Unit.Start()
 	}
-	if err := cp.sleep(ctx, majorityWait); err != nil {
+	start := time.Now()
+	if strings.HasSuffix(s.Variant, "+reboot") {
+		if err := cp.rebootSurvivors(ctx, wiped); err != nil {
+			return faultResult{}, err
+		}
+	}
+	if err := cp.sleep(ctx, majorityWait-time.Since(start)); err != nil {
 		return faultResult{}, err
 	}
 	if err := cp.checkNothingDestroyed(ctx, wiped, ids, moves); err != nil {
@@ -283,6 +289,34 @@ func (cp *Campaign) wipeMajority(ctx context.Context, s Step, _ *rand.Rand) (fau
 		names = append(names, m.Name)
 	}
 	return faultResult{healedAt: cp.now(), note: fmt.Sprintf("wiped %s (%s), all waited; data given back", strings.Join(names, ","), s.Variant)}, nil
+}
+
+// rebootSurvivors waits until every wiped member says it waits, then stops
+// the members that kept their data for a few seconds and starts them again:
+// nobody answers meanwhile, although the cluster exists.
+func (cp *Campaign) rebootSurvivors(ctx context.Context, wiped []*Member) error {
+	deadline := time.Now().Add(majorityWait)
+	for _, m := range wiped {
+		for m.Unit.State().Waiting == "" && time.Now().Before(deadline) {
+			if err := cp.sleep(ctx, 100*time.Millisecond); err != nil {
+				return err
+			}
+		}
+	}
+	var survivors []*Member
+	for _, m := range cp.c.Members {
+		if !slices.Contains(wiped, m) {
+			survivors = append(survivors, m)
+			m.Unit.Stop()
+		}
+	}
+	if err := cp.sleep(ctx, 4*time.Second); err != nil {
+		return err
+	}
+	for _, m := range survivors {
+		m.Unit.Start()
+	}
+	return nil
 }
 
 func (cp *Campaign) moveCounts() []int {

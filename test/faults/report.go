@@ -121,9 +121,22 @@ func (r *Report) ReplayCommand() string {
 	if r.FailStep > 0 {
 		steps = r.FailStep
 	}
-	cmd := fmt.Sprintf("make faults SEED=%d STEPS=%d MEMBERS=%d ETCD=%s", c.Seed, steps, c.Members, c.EtcdVersion)
+	var flags []string
 	if c.WalDirMembers != 1 {
-		cmd += fmt.Sprintf(" FAULTS_FLAGS='-wal-dir-members %d'", c.WalDirMembers)
+		flags = append(flags, fmt.Sprintf("-wal-dir-members %d", c.WalDirMembers))
+	}
+	if len(c.Only) > 0 {
+		flags = append(flags, "-only "+strings.Join(c.Only, ","))
+	}
+	if len(c.Skip) > 0 {
+		flags = append(flags, "-skip "+strings.Join(c.Skip, ","))
+	}
+	if c.scripted {
+		flags = append(flags, "-script "+scriptString(c.Script[:min(steps, len(c.Script))]))
+	}
+	cmd := fmt.Sprintf("make faults SEED=%d STEPS=%d MEMBERS=%d ETCD=%s", c.Seed, steps, c.Members, c.EtcdVersion)
+	if len(flags) > 0 {
+		cmd += fmt.Sprintf(" FAULTS_FLAGS='%s'", strings.Join(flags, " "))
 	}
 	return cmd
 }
@@ -156,4 +169,28 @@ func (r *Report) WriteMarkdown(path string) error {
 		return fmt.Errorf("write summary: %w", err)
 	}
 	return nil
+}
+
+// scriptString writes steps in ParseScript's syntax.
+func scriptString(steps []Step) string {
+	var parts []string
+	for _, s := range steps {
+		p := s.Kind
+		if s.Variant != "" {
+			p += ":" + s.Variant
+		}
+		if s.Leader {
+			p += "@leader"
+		} else {
+			p += fmt.Sprintf("@m%d", s.Target+1)
+		}
+		if s.Peer >= 0 {
+			p += fmt.Sprintf("/m%d", s.Peer+1)
+		}
+		if s.Dur > 0 {
+			p += "~" + s.Dur.String()
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, ",")
 }

@@ -99,7 +99,7 @@ var kinds = []kindSpec{
 	{"wipe", 2, always, drawTarget(true)},
 	{"truncate-wal", 1, always, drawVariant("tail", "head")},
 	{"truncate-db", 1, always, drawTarget(false)},
-	{"bitflip-wal", 1, always, drawVariant("record", "head")},
+	{"bitflip-wal", 1, always, drawVariant("record", "head", "late")},
 	{"bitflip-db", 1, always, drawTarget(false)},
 	{"foreign-data", 1, always, drawTarget(false)},
 	{"other-member-data", 1, always, drawPeer},
@@ -107,7 +107,7 @@ var kinds = []kindSpec{
 	{"lose-data-dir", 1, withWalDir, drawWalDirMember},
 	{"cold-restart", 1, always, drawVariant("graceful", "kill")},
 	{"wipe-two", 1, fiveOrMore, drawPeer},
-	{"wipe-majority", 1, always, drawVariant("keep-state", "lose-state")},
+	{"wipe-majority", 2, always, drawVariant("keep-state", "lose-state", "keep-state+reboot", "lose-state+reboot")},
 	{"partition-isolate", 2, always, drawDur(3*time.Second, 20*time.Second)},
 	{"partition-blackhole", 2, always, drawDur(3*time.Second, 20*time.Second)},
 	{"partition-oneway", 1, always, drawDur(3*time.Second, 20*time.Second)},
@@ -177,7 +177,20 @@ func Schedule(seed uint64, n int, o ScheduleOptions) ([]Step, error) {
 	steps := make([]Step, n)
 	for i := range steps {
 		r := rand.New(rand.NewPCG(seed, uint64(i+1)))
-		s := Step{N: i + 1, Peer: -1, Seed: r.Uint64()}
+		s, err := drawStep(r, i+1, pool, total, o)
+		if err != nil {
+			return nil, err
+		}
+		steps[i] = s
+	}
+	return steps, nil
+}
+
+// drawStep draws one step; a step whose kind:variant is skipped is drawn
+// again (from the same generator, so still deterministic).
+func drawStep(r *rand.Rand, n int, pool []kindSpec, total int, o ScheduleOptions) (Step, error) {
+	for try := 0; try < 100; try++ {
+		s := Step{N: n, Peer: -1, Seed: r.Uint64()}
 		x := r.IntN(total)
 		for _, k := range pool {
 			if x < k.weight {
@@ -187,17 +200,77 @@ func Schedule(seed uint64, n int, o ScheduleOptions) ([]Step, error) {
 			}
 			x -= k.weight
 		}
-		steps[i] = s
+		if s.Variant == "" || !slices.Contains(o.Skip, s.Kind+":"+s.Variant) {
+			return s, nil
+		}
 	}
-	return steps, nil
+	return Step{}, fmt.Errorf("step %d: every draw was skipped (skip %v)", n, o.Skip)
 }
 
-// validKinds checks names against the known kinds.
+// validKinds checks names (kind, or kind:variant) against the known kinds.
 func validKinds(names []string) error {
 	for _, n := range names {
-		if !slices.Contains(KindNames(), n) {
+		if kind, _, _ := strings.Cut(n, ":"); !slices.Contains(KindNames(), kind) {
 			return fmt.Errorf("unknown fault kind %q (known: %s)", n, strings.Join(KindNames(), ", "))
 		}
 	}
 	return nil
+}
+
+// ParseScript reads a hand-written schedule: comma-separated steps
+// kind[:variant]@target[/peer][~duration], where target is mN or leader
+// (then m1 when nobody leads), for example
+// "other-member-data@m5/m4,freeze-etcd@leader~8s,truncate-wal:tail@m1".
+func ParseScript(s string) ([]Step, error) {
+	var steps []Step
+	for i, item := range strings.Split(s, ",") {
+		st, err := parseStep(strings.TrimSpace(item))
+		if err != nil {
+			return nil, fmt.Errorf("script step %d %q: %w", i+1, item, err)
+		}
+		st.N, st.Seed = i+1, uint64(i+1)
+		steps = append(steps, st)
+	}
+	return steps, nil
+}
+
+func parseStep(item string) (Step, error) {
+	st := Step{Peer: -1}
+	rest, dur, hasDur := strings.Cut(item, "~")
+	if hasDur {
+		d, err := time.ParseDuration(dur)
+		if err != nil {
+			return st, err
+		}
+		st.Dur = d
+	}
+	kind, where, ok := strings.Cut(rest, "@")
+	if !ok {
+		return st, fmt.Errorf("no @target")
+	}
+	st.Kind, st.Variant, _ = strings.Cut(kind, ":")
+	if err := validKinds([]string{st.Kind}); err != nil {
+		return st, err
+	}
+	target, peer, hasPeer := strings.Cut(where, "/")
+	var err error
+	if target == "leader" {
+		st.Leader = true
+	} else if st.Target, err = memberIndex(target); err != nil {
+		return st, err
+	}
+	if hasPeer {
+		if st.Peer, err = memberIndex(peer); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+func memberIndex(name string) (int, error) {
+	var n int
+	if _, err := fmt.Sscanf(name, "m%d", &n); err != nil || n < 1 {
+		return 0, fmt.Errorf("member %q: want m1, m2 and so on", name)
+	}
+	return n - 1, nil
 }

@@ -80,10 +80,46 @@ func TestScheduleOptions(t *testing.T) {
 			t.Error("-skip wipe drew wipe")
 		}
 	}
+	variants, _ := Schedule(1, 500, ScheduleOptions{Members: 3, Skip: []string{"truncate-wal:tail"}})
+	heads := 0
+	for _, s := range variants {
+		if s.Kind == "truncate-wal" && s.Variant == "tail" {
+			t.Error("-skip truncate-wal:tail drew it")
+		}
+		if s.Kind == "truncate-wal" {
+			heads++
+		}
+	}
+	if heads == 0 {
+		t.Error("-skip truncate-wal:tail left no truncate-wal:head either")
+	}
 	if _, err := Schedule(1, 1, ScheduleOptions{Members: 3, Only: []string{"wipe-two"}}); err == nil {
 		t.Error("want an error when no kind is left to draw")
 	}
 	if err := validKinds([]string{"wipe", "no-such-kind"}); err == nil {
 		t.Error("want an error for an unknown kind")
+	}
+}
+
+func TestParseScript(t *testing.T) {
+	steps, err := ParseScript("other-member-data@m5/m4, freeze-etcd@leader~8s,truncate-wal:tail@m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Step{
+		{N: 1, Kind: "other-member-data", Target: 4, Peer: 3, Seed: 1},
+		{N: 2, Kind: "freeze-etcd", Leader: true, Peer: -1, Dur: 8e9, Seed: 2},
+		{N: 3, Kind: "truncate-wal", Variant: "tail", Target: 0, Peer: -1, Seed: 3},
+	}
+	if fmt.Sprintf("%+v", steps) != fmt.Sprintf("%+v", want) {
+		t.Errorf("got %+v\nwant %+v", steps, want)
+	}
+	if got := scriptString(steps); got != "other-member-data@m5/m4,freeze-etcd@leader~8s,truncate-wal:tail@m1" {
+		t.Errorf("written back as %q", got)
+	}
+	for _, bad := range []string{"wipe", "nope@m1", "wipe@x1", "wipe@m0", "freeze-etcd@m1~soon", "other-member-data@m1/q"} {
+		if _, err := ParseScript(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
 	}
 }

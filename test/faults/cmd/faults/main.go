@@ -29,10 +29,10 @@ type options struct {
 	cfg     faults.Config
 	etcd    string
 	only    string
+	script  string
 	skip    string
 	list    bool
 	summary string
-	build   string
 }
 
 func parse(args []string) (options, error) {
@@ -50,6 +50,7 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.cfg.WalDirMembers, "wal-dir-members", 1, "how many members keep their WAL in a separate wal-dir")
 	fs.StringVar(&o.only, "only", "", "comma-separated fault kinds to draw from (default: all)")
 	fs.StringVar(&o.skip, "skip", "", "comma-separated fault kinds never drawn")
+	fs.StringVar(&o.script, "script", "", "run these steps instead of a drawn schedule: kind[:variant]@mN|leader[/mN][~duration],...")
 	fs.DurationVar(&o.cfg.HealTimeout, "heal-timeout", 120*time.Second, "bound on the time to heal after each fault")
 	fs.StringVar(&o.cfg.EtcdLogLevel, "etcd-log-level", "warn", "etcd's log level in the member logs")
 	fs.StringVar(&o.summary, "summary", "", "also write the summary table as markdown to this file")
@@ -62,6 +63,13 @@ func parse(args []string) (options, error) {
 	}
 	o.cfg.EtcdVersion = o.etcd
 	o.cfg.Only, o.cfg.Skip = split(o.only), split(o.skip)
+	if o.script != "" {
+		steps, err := faults.ParseScript(o.script)
+		if err != nil {
+			return o, err
+		}
+		o.cfg.Script = steps
+	}
 	if o.cfg.OutDir == "" {
 		o.cfg.OutDir = filepath.Join("build", "faults", fmt.Sprintf("%d-%dm-etcd%s-%s", o.cfg.Seed, o.cfg.Members, o.etcd, time.Now().Format("20060102-150405")))
 	}
