@@ -68,6 +68,9 @@ type Config struct {
 	ClientTLS      TLS
 	PeerTLS        TLS
 	Snapshot       SnapshotConfig
+	// MetricsAddress is host:port for /metrics; "" turns metrics off.
+	MetricsAddress string
+	Defrag         DefragConfig
 
 	// Etcd holds etcd's settings by flag name, defaults included; never
 	// initial-cluster-state.

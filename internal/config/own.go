@@ -1,7 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
+	"math"
+	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,6 +19,8 @@ const (
 	kInt
 	kDuration
 	kURLs
+	kFloat
+	kSize
 )
 
 // ownKey is one of etcd-rejoin's own settings: its TOML key (a dotted path
@@ -47,6 +52,11 @@ var ownKeys = []ownKey{
 	{"snapshot-dir", "", kString, "where snapshots are written; empty: snapshots/ beside state-file"},
 	{"snapshot-command", "", kString, "run through /bin/sh after each good snapshot, its path as $1 and $SNAPSHOT_PATH; empty: none"},
 	{"snapshot-command-timeout", "15m", kDuration, "snapshot-command is killed after this long"},
+	{"metrics-address", "", kString, "host:port to serve etcd-rejoin's Prometheus metrics on (/metrics); empty: no metrics"},
+	{"defrag", "true", kBool, "defragment this member when much of its database file is free (one member at a time, followers first, never while the cluster is degraded)"},
+	{"defrag-min-free-ratio", "0.5", kFloat, "defragment only when at least this fraction of the database file is free (above 0, below 1)"},
+	{"defrag-min-free-bytes", "64MiB", kSize, "and only when at least this much of it is free (bytes, or with a unit: KB, MB, GB, KiB, MiB, GiB)"},
+	{"defrag-check-interval", "10m", kDuration, "how often the running member's database is checked for defragmentation"},
 	{"log-level", "info", kString, "debug, info, warn or error"},
 	{"log-format", "text", kString, "text or json"},
 	{"client-tls.cert-file", "", kString, "client certificate to talk to the cluster; default: etcd's client-cert-file or cert-file"},
@@ -121,6 +131,8 @@ func (b *builder) parseOwn(cfg *Config) {
 		cfg.StateFile = filepath.Clean(b.etcd["data-dir"]) + ".rejoin-state.json"
 	}
 	cfg.Snapshot = p.snapshot(cfg.StateFile)
+	cfg.MetricsAddress = p.address("metrics-address")
+	cfg.Defrag = p.defrag()
 }
 
 // SnapshotConfig is the periodic snapshots' configuration.
@@ -201,6 +213,90 @@ func (p ownParser) checkSnapshotDir(dir string) {
 			p.fail("snapshot-dir", "%s is inside etcd.%s %s, which is moved aside as a whole when it must go", snap, flag, d)
 		}
 	}
+}
+
+// DefragConfig is the defragmentation policy's configuration.
+type DefragConfig struct {
+	// Enabled turns defragmentation on (defrag).
+	Enabled bool
+	// MinFreeRatio and MinFreeBytes: a member is defragmented only when at
+	// least this fraction of its database file, and this many bytes, are
+	// free.
+	MinFreeRatio float64
+	MinFreeBytes int64
+	// CheckInterval is how often the running member is checked.
+	CheckInterval time.Duration
+}
+
+func (p ownParser) defrag() DefragConfig {
+	return DefragConfig{
+		Enabled:       p.boolean("defrag"),
+		MinFreeRatio:  p.ratio("defrag-min-free-ratio"),
+		MinFreeBytes:  p.size("defrag-min-free-bytes"),
+		CheckInterval: p.duration("defrag-check-interval"),
+	}
+}
+
+// address parses host:port with a port from 1 to 65535 (an empty host
+// means every address); empty is off.
+func (p ownParser) address(key string) string {
+	v := p.str(key)
+	if v == "" {
+		return ""
+	}
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		p.fail(key, "%q is not host:port (e.g. 127.0.0.1:9101, or :9101 for every address)", v)
+		return v
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		p.fail(key, "port %q is not a number from 1 to 65535", port)
+	}
+	return v
+}
+
+// ratio parses a fraction strictly between 0 and 1.
+func (p ownParser) ratio(key string) float64 {
+	v, err := strconv.ParseFloat(p.str(key), 64)
+	if err != nil || v <= 0 || v >= 1 {
+		p.fail(key, "%q is not a fraction above 0 and below 1 (e.g. 0.5)", p.b.own[key])
+	}
+	return v
+}
+
+// sizeUnits are the units a size may carry, longest first.
+var sizeUnits = []struct {
+	suffix string
+	factor int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1},
+}
+
+// size parses a number of bytes, optionally with a unit (64MiB, 100 MB).
+func (p ownParser) size(key string) int64 {
+	v, err := ParseSize(p.str(key))
+	if err != nil {
+		p.fail(key, "%v", err)
+	}
+	return v
+}
+
+// ParseSize parses a number of bytes, optionally followed by a unit: B, KB,
+// MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024).
+func ParseSize(s string) (int64, error) {
+	num, factor := strings.TrimSpace(s), int64(1)
+	for _, u := range sizeUnits {
+		if n, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, factor = strings.TrimSpace(n), u.factor
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/factor {
+		return 0, fmt.Errorf("%q is not a size like 64MiB or 67108864 (bytes)", s)
+	}
+	return n * factor, nil
 }
 
 type ownParser struct{ b *builder }
