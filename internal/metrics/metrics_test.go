@@ -15,11 +15,11 @@ import (
 	"github.com/prometheus/common/expfmt"
 )
 
-// Addresses: this package's tests use 127.0.180.0/24.
+// Addresses: this package's tests use 127.0.199.0/24.
 const (
-	addrScrape = "127.0.180.1:9180"
-	addrBusy   = "127.0.180.2:9180"
-	addrStop   = "127.0.180.3:9180"
+	addrScrape = "127.0.199.1:9180"
+	addrBusy   = "127.0.199.2:9180"
+	addrStop   = "127.0.199.3:9180"
 )
 
 // scrape fetches and parses the metrics at addr over HTTP.
@@ -259,7 +259,7 @@ func TestStartOnBusyAddressFails(t *testing.T) {
 	if done != nil || !errors.Is(err, syscall.EADDRINUSE) || !strings.Contains(err.Error(), "listen on "+addrBusy) {
 		t.Fatalf("Start on a busy address = %v, %v; want an EADDRINUSE error naming %s", done, err, addrBusy)
 	}
-	err = New(BuildInfo{}).Serve(context.Background(), "127.0.180.2:notaport")
+	err = New(BuildInfo{}).Serve(context.Background(), "127.0.199.2:notaport")
 	if err == nil || !strings.Contains(err.Error(), "notaport") {
 		t.Errorf("Serve on a bad address = %v, want an error naming it", err)
 	}
