@@ -93,10 +93,11 @@ type Config struct {
 	// LocalClientURL is where etcd-rejoin reaches its own member: the first
 	// listen URL, with a wildcard host replaced by loopback.
 	LocalClientURL string
-	// LocalServerName is the name the local member's TLS certificate is
-	// checked against: the host of the first advertised client URL (the
-	// certificate is made for that name, not for the listen address).
-	LocalServerName string
+	// LocalAdvertisedURL, set when the client URLs use https, is the first
+	// advertised client URL: the local member is named by it (its TLS
+	// certificate is made for that host, not for the listen address) and
+	// reached at LocalClientURL.
+	LocalAdvertisedURL string
 }
 
 // ClientTLSOn reports whether the members' client URLs use https.
@@ -343,9 +344,7 @@ func (b *builder) parseEtcd(cfg *Config) {
 		cfg.LocalClientURL = localURL(cfg.ListenClientURLs[0])
 	}
 	if len(cfg.AdvertiseClientURLs) > 0 && anyHTTPS(cfg.AdvertiseClientURLs) {
-		if u, err := url.Parse(cfg.AdvertiseClientURLs[0]); err == nil {
-			cfg.LocalServerName = u.Hostname()
-		}
+		cfg.LocalAdvertisedURL = cfg.AdvertiseClientURLs[0]
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/etcd-rejoin/etcd-rejoin/internal/config"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/testetcd"
 )
@@ -112,15 +113,22 @@ func TestUpdateAndLock(t *testing.T) {
 	})
 }
 
-// The server name for the local member lands in the TLS settings, so that a
-// certificate made for the advertised name verifies on a loopback dial.
-func TestServerNameInTLSConfig(t *testing.T) {
-	o := Options{ServerName: "etcd1.example", ClientTLS: TLS{InsecureSkipVerify: false}}
-	cfg, err := o.clientConfig([]string{"https://127.0.0.1:2379"})
-	if err != nil || cfg.TLS == nil || cfg.TLS.ServerName != "etcd1.example" {
-		t.Fatalf("clientConfig = %+v, %v; want TLS with ServerName etcd1.example", cfg.TLS, err)
+// The local member under TLS is named by its advertised URL and reached at
+// its listen address.
+func TestLocalFor(t *testing.T) {
+	cfg, err := config.Load(config.Input{Environ: []string{
+		"ETCD_NAME=n1", "ETCD_INITIAL_CLUSTER=n1=http://10.0.0.1:2380", "ETCD_INITIAL_ADVERTISE_PEER_URLS=http://10.0.0.1:2380",
+		"ETCD_LISTEN_CLIENT_URLS=https://0.0.0.0:2379", "ETCD_ADVERTISE_CLIENT_URLS=https://etcd1.example:2379,https://10.0.0.1:2379",
+		"ETCD_CERT_FILE=/c", "ETCD_KEY_FILE=/k"}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if cfg, _ := (Options{}).clientConfig([]string{"http://127.0.0.1:2379"}); cfg.TLS != nil {
-		t.Errorf("plain endpoints got TLS settings %+v", cfg.TLS)
+	endpoint, o := LocalFor(cfg, nil)
+	if endpoint != "https://etcd1.example:2379" || o.DialAddress != "127.0.0.1:2379" {
+		t.Errorf("LocalFor = %s via %q, want https://etcd1.example:2379 via 127.0.0.1:2379", endpoint, o.DialAddress)
+	}
+	cfg.LocalAdvertisedURL = ""
+	if endpoint, o := LocalFor(cfg, nil); endpoint != "https://127.0.0.1:2379" || o.DialAddress != "" {
+		t.Errorf("without TLS naming: %s via %q", endpoint, o.DialAddress)
 	}
 }

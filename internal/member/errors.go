@@ -108,7 +108,13 @@ func describe(endpoint string, err error) string {
 // explain adds to a failed call's error what a direct connection attempt
 // tells (connection refused, TLS rejected), when that is anything.
 func explain(ctx context.Context, endpoint string, cfg *tls.Config, timeout time.Duration, err error) error {
-	perr := probe(ctx, endpoint, cfg, timeout)
+	return explainVia(ctx, endpoint, "", cfg, timeout, err)
+}
+
+// explainVia is explain for an endpoint reached at dialAddr ("": its own
+// host and port).
+func explainVia(ctx context.Context, endpoint, dialAddr string, cfg *tls.Config, timeout time.Duration, err error) error {
+	perr := probe(ctx, endpoint, dialAddr, cfg, timeout)
 	if perr == nil {
 		return err
 	}

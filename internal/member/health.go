@@ -55,7 +55,7 @@ func localStatus(ctx context.Context, cli *clientv3.Client, endpoint string, cfg
 	defer cancel()
 	st, err := cli.Status(sctx, endpoint)
 	if err != nil {
-		err = explain(ctx, endpoint, cfg, o.DialTimeout, err)
+		err = explainVia(ctx, endpoint, o.DialAddress, cfg, o.DialTimeout, err)
 		return Health{}, fmt.Errorf("local health of %s: status: %w", endpoint, err)
 	}
 	h := Health{

@@ -3,11 +3,13 @@
 package member
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 )
 
 // Defaults for zero Options fields.
@@ -67,10 +70,11 @@ type Options struct {
 	SelfPeerURLs []string
 
 	ClientTLS, PeerTLS TLS
-	// ServerName, when set, is the name the client certificates of the
-	// members must carry, whatever address is dialled (the local member is
-	// dialled on its listen address but named by its advertised URL).
-	ServerName string
+	// DialAddress, when set (host:port), is where every connection goes,
+	// whatever the endpoint's host and port: the local member is named by
+	// its advertised URL (whose host its TLS certificate carries) but
+	// reached on its listen address.
+	DialAddress string
 
 	DialTimeout, RequestTimeout time.Duration
 	Log                         *slog.Logger
@@ -95,12 +99,7 @@ func (o Options) clientTLS(endpoints []string) (*tls.Config, error) {
 	if o.ClientTLS.IsZero() && !anyHTTPS(endpoints) {
 		return nil, nil
 	}
-	cfg, err := o.ClientTLS.Config()
-	if err != nil {
-		return nil, err
-	}
-	cfg.ServerName = o.ServerName
-	return cfg, nil
+	return o.ClientTLS.Config()
 }
 
 func (o Options) peerHTTP() (*http.Client, error) {
@@ -123,12 +122,19 @@ func (o Options) clientConfig(endpoints []string) (clientv3.Config, error) {
 	if err != nil {
 		return clientv3.Config{}, fmt.Errorf("client %w", err)
 	}
-	return clientv3.Config{
+	c := clientv3.Config{
 		Endpoints:   endpoints,
 		DialTimeout: o.DialTimeout,
 		TLS:         cfg,
 		Logger:      zap.NewNop(),
-	}, nil
+	}
+	if addr := o.DialAddress; addr != "" {
+		c.DialOptions = append(c.DialOptions, grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", addr)
+		}))
+	}
+	return c, nil
 }
 
 func anyHTTPS(urls []string) bool {

@@ -19,15 +19,18 @@ const probeRead = 200 * time.Millisecond
 // probe dials endpoint itself to find why a gRPC call gave up: gRPC waits
 // for a ready connection and reports only the time-out. It returns nil when
 // the endpoint accepts a connection (and a TLS handshake for https).
-func probe(ctx context.Context, endpoint string, cfg *tls.Config, timeout time.Duration) error {
+func probe(ctx context.Context, endpoint, dialAddr string, cfg *tls.Config, timeout time.Duration) error {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return fmt.Errorf("parse endpoint: %w", err)
 	}
+	if dialAddr == "" {
+		dialAddr = u.Host
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	conn, err := d.DialContext(ctx, "tcp", dialAddr)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/config"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/datadir"
@@ -337,5 +338,25 @@ func TestMembershipRefusalsLookAgain(t *testing.T) {
 	}
 	if refusal([]string{`listen tcp 127.0.0.1:2379: bind: address already in use`}) != "" {
 		t.Errorf("a port in use is not a membership refusal")
+	}
+}
+
+// Short retries while etcd refuses a change for a few seconds last at most
+// soonWindow; then the backoff doubles up to its maximum.
+func TestPacer(t *testing.T) {
+	p := pacer{backoff: time.Second, max: 4 * time.Second}
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var got []time.Duration
+	for _, step := range []struct {
+		soon bool
+		at   time.Duration
+	}{{true, 0}, {true, 5 * time.Second}, {true, 9 * time.Second}, {true, 10 * time.Second}, {true, 12 * time.Second},
+		{true, 20 * time.Second}, {true, 30 * time.Second}, {false, 31 * time.Second}, {true, 40 * time.Second}} {
+		got = append(got, p.next(step.soon, start.Add(step.at)))
+	}
+	want := []time.Duration{500 * time.Millisecond, 500 * time.Millisecond, 500 * time.Millisecond, time.Second,
+		2 * time.Second, 4 * time.Second, 4 * time.Second, 4 * time.Second, 500 * time.Millisecond}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("pauses = %v, want %v", got, want)
 	}
 }

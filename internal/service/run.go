@@ -16,14 +16,15 @@ import (
 
 // Pauses: the first look again after a wait, how often a starting member is
 // polled until it is ready, and the short retry after etcd refused a change
-// for a few seconds (at most soonRetries times in a row, then the normal
-// backoff: an unrelated voter that stays down must not cost a full
-// observation twice a second for as long as it is down).
+// for a few seconds (etcd wants every voter connected for 5 s after a
+// change). Short retries last soonWindow, then the normal backoff takes over:
+// an unrelated voter that stays down must not cost a full observation twice
+// a second for as long as it is down.
 const (
 	firstBackoff = time.Second
 	readyPoll    = 250 * time.Millisecond
 	retrySoon    = 500 * time.Millisecond
-	soonRetries  = 6
+	soonWindow   = 10 * time.Second
 )
 
 // Run is the service: it returns nil after a clean stop (ctx cancelled) and
@@ -32,7 +33,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := s.preflight(); err != nil {
 		return err
 	}
-	backoff, soonLeft := firstBackoff, soonRetries
+	p := pacer{backoff: firstBackoff, max: s.cfg.WaitBackoffMax}
 	for {
 		why, soon, err := s.attempt(ctx)
 		switch {
@@ -41,18 +42,35 @@ func (s *Service) Run(ctx context.Context) error {
 		case err != nil:
 			return err
 		}
-		pause := backoff
-		if soon && soonLeft > 0 {
-			pause = retrySoon
-			soonLeft--
-		} else {
-			backoff = min(2*backoff, s.cfg.WaitBackoffMax)
-		}
+		pause := p.next(soon, s.now())
 		s.status("waiting: "+why, "retry_in", pause.String())
 		if !sleep(ctx, pause) {
 			return s.stopped(ctx)
 		}
 	}
+}
+
+// pacer picks the pause before the next look: short ones while etcd refuses
+// a change for a few seconds, for at most soonWindow in a row; a backoff
+// that doubles up to max otherwise.
+type pacer struct {
+	backoff, max time.Duration
+	soonSince    time.Time // start of the current run of short retries
+}
+
+func (p *pacer) next(soon bool, now time.Time) time.Duration {
+	if soon && p.soonSince.IsZero() {
+		p.soonSince = now
+	}
+	if soon && now.Sub(p.soonSince) < soonWindow {
+		return retrySoon
+	}
+	if !soon {
+		p.soonSince = time.Time{}
+	}
+	pause := p.backoff
+	p.backoff = min(2*p.backoff, p.max)
+	return pause
 }
 
 // attempt observes, decides, acts and runs etcd. It returns why it must look
@@ -251,6 +269,9 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 		case <-tick.C:
 		}
 		h, err := s.localHealth(ctx)
+		if err != nil {
+			s.log.Debug("local member not ready", "err", err)
+		}
 		answered = answered || h.MemberID != 0
 		if err := checkMemberID(h, l.memberID); err != nil {
 			return h, err
@@ -345,7 +366,8 @@ func (s *Service) localHealth(ctx context.Context) (member.Health, error) {
 	timeout := min(s.cfg.RequestTimeout, s.checkInterval())
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return member.LocalHealth(cctx, s.cfg.LocalClientURL, s.localOptions())
+	endpoint, o := member.LocalFor(s.cfg, s.log)
+	return member.LocalHealth(cctx, endpoint, o)
 }
 
 // checkInterval is how often the running member is checked: the health

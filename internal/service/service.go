@@ -39,39 +39,7 @@ func New(cfg *config.Config, log *slog.Logger, n *notify.Notifier, environ []str
 }
 
 // memberOptions are the settings for talking to the live cluster.
-func (s *Service) memberOptions() member.Options {
-	c := s.cfg
-	return member.Options{
-		ClientURLs:     c.PeerClientURLs,
-		PeerURLs:       otherPeerURLs(c),
-		SelfPeerURLs:   c.PeerURLs,
-		ClientTLS:      member.TLS(c.ClientTLS),
-		PeerTLS:        member.TLS(c.PeerTLS),
-		DialTimeout:    c.DialTimeout,
-		RequestTimeout: c.RequestTimeout,
-		Log:            s.log,
-	}
-}
-
-// localOptions are the settings for asking this host's own member: its
-// certificate is checked against the advertised name, not the loopback
-// address it is dialled on.
-func (s *Service) localOptions() member.Options {
-	o := s.memberOptions()
-	o.ServerName = s.cfg.LocalServerName
-	return o
-}
-
-// otherPeerURLs lists the peer URLs of the initial cluster's other members.
-func otherPeerURLs(c *config.Config) []string {
-	var out []string
-	for name, urls := range c.InitialCluster {
-		if name != c.Name {
-			out = append(out, urls...)
-		}
-	}
-	return out
-}
+func (s *Service) memberOptions() member.Options { return member.OptionsFor(s.cfg, s.log) }
 
 // layout is where this member's data lives.
 func (s *Service) layout() datadir.Layout {

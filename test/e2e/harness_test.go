@@ -62,6 +62,8 @@ type lab struct {
 	// discover leaves ETCD_OTHER_PEERS_CLIENT_URLS out: etcd-rejoin then
 	// finds the client URLs through the peers' /members.
 	discover bool
+	// hostEnv, when set, adds environment for host i (after extra).
+	hostEnv func(i int) []string
 }
 
 // newLab prepares n hosts on prefix.1..n; nothing runs yet.
@@ -127,7 +129,11 @@ func (l *lab) env(i int) []string {
 			"ETCD_PEER_CERT_FILE="+f.CertFile, "ETCD_PEER_KEY_FILE="+f.KeyFile, "ETCD_PEER_TRUSTED_CA_FILE="+f.CAFile,
 			"ETCD_PEER_CLIENT_CERT_AUTH=true")
 	}
-	return append(env, l.extra...)
+	env = append(env, l.extra...)
+	if l.hostEnv != nil {
+		env = append(env, l.hostEnv(i)...)
+	}
+	return env
 }
 
 // start runs etcd-rejoin for host i with extra environment.
