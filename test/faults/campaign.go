@@ -132,6 +132,7 @@ func (v *violation) Error() string { return "invariant violated: " + v.what }
 type Report struct {
 	Config      Config
 	Failpoints  bool
+	Product     string // what the etcd-rejoin binary says its version is
 	Results     []StepResult
 	NotReached  map[string]int
 	Verdict     Verdict
@@ -191,7 +192,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cp := &Campaign{cfg: &cfg, c: c, hist: hist, log: lf, steps: steps, notReached: map[string]int{}, reported: map[string]bool{},
 		w: &Workload{History: hist, Clock: clock, Keys: cfg.Keys, Timeout: 2 * time.Second, Pause: 20 * time.Millisecond}}
 	cp.w.dial = c.Net.Dial
-	rep := &Report{Config: cfg, Failpoints: fp, OutDir: cfg.OutDir}
+	rep := &Report{Config: cfg, Failpoints: fp, OutDir: cfg.OutDir, Product: productVersion(cfg.Binary)}
 	start := time.Now()
 	cp.run(ctx, rep)
 	rep.Duration = time.Since(start).Round(time.Second)
@@ -220,8 +221,8 @@ func (cp *Campaign) logf(format string, args ...any) { cp.log.Printf("", format,
 
 func (cp *Campaign) run(ctx context.Context, rep *Report) {
 	cfg := cp.cfg
-	cp.printf("faults: seed %d, %d steps, %d members, etcd %s (%s), failpoints %t, wal-dir members %d, logs in %s",
-		cfg.Seed, cfg.Steps, cfg.Members, cfg.EtcdVersion, cfg.EtcdBinary, rep.Failpoints, cfg.WalDirMembers, cfg.OutDir)
+	cp.printf("faults: seed %d, %d steps, %d members, etcd %s (%s), %s, failpoints %t, wal-dir members %d, logs in %s",
+		cfg.Seed, cfg.Steps, cfg.Members, cfg.EtcdVersion, cfg.EtcdBinary, rep.Product, rep.Failpoints, cfg.WalDirMembers, cfg.OutDir)
 	for _, s := range cp.steps {
 		cp.logf("schedule: %s", s)
 	}
@@ -499,6 +500,13 @@ func (cp *Campaign) makeForeign(ctx context.Context) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 	return fmt.Errorf("foreign cluster did not answer: %w", err)
+}
+
+// productVersion is the first line of `etcd-rejoin version`.
+func productVersion(bin string) string {
+	out, _ := exec.Command(bin, "version").Output()
+	line, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimSpace(line)
 }
 
 // hasFailpoints reports whether bin was built with the failpoint runtime.

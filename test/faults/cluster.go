@@ -14,6 +14,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"golang.org/x/sys/unix"
 )
 
 // Member is one host of the campaign: its namespace, disk, unit and the
@@ -402,18 +403,28 @@ type etcdProcess struct {
 	ids    walIDs // from its data (or wal) dir; zero if unreadable
 }
 
-// etcdProcesses lists the etcd servers running in the members' namespaces.
+// etcdProcesses lists the etcd servers running in the members' namespaces,
+// in one pass over /proc.
 func (c *Cluster) etcdProcesses() []etcdProcess {
-	var out []etcdProcess
+	byNS := map[uint64]*Member{}
 	for _, m := range c.Members {
-		for _, pid := range c.Net.Pids(m.Index) {
-			if exePath(pid) != c.etcdExe || !alive(pid) {
-				continue
-			}
-			env := environOf(pid)
-			ids, _ := dataIDs(env["ETCD_DATA_DIR"], env["ETCD_WAL_DIR"])
-			out = append(out, etcdProcess{member: m, pid: pid, ids: ids})
+		var st unix.Stat_t
+		if unix.Stat(c.Net.NSPath(m.Index), &st) == nil {
+			byNS[st.Ino] = m
 		}
+	}
+	var out []etcdProcess
+	for _, pid := range allPids() {
+		if exePath(pid) != c.etcdExe || !alive(pid) {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st) != nil || byNS[st.Ino] == nil {
+			continue
+		}
+		env := environOf(pid)
+		ids, _ := dataIDs(env["ETCD_DATA_DIR"], env["ETCD_WAL_DIR"])
+		out = append(out, etcdProcess{member: byNS[st.Ino], pid: pid, ids: ids})
 	}
 	return out
 }

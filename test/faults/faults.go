@@ -52,6 +52,8 @@ func (cp *Campaign) runners() map[string]runner {
 		"partition-split":     cp.partition(split),
 		"lag-far-behind":      cp.lagFarBehind,
 		"disk-full":           cp.diskFull,
+		"wipe-and-freeze":     cp.wipeAndFreeze,
+		"rejoin-partition":    cp.rejoinPartition,
 	}
 }
 
@@ -565,4 +567,55 @@ func (cp *Campaign) diskFull(ctx context.Context, s Step, _ *rand.Rand) (faultRe
 	}
 	m.Unit.Note("disk space back")
 	return faultResult{healedAt: cp.now(), note: fmt.Sprintf("%s disk full during %d acknowledged puts and %s more", m.Name, acked, s.Dur)}, err
+}
+
+// wipeAndFreeze wipes the target and freezes the peer while the target
+// rejoins: with five members the cluster keeps its quorum but has a voter
+// that does not answer (etcd 3.4 refuses member changes then); with three
+// it has no quorum until the peer thaws.
+func (cp *Campaign) wipeAndFreeze(ctx context.Context, s Step, _ *rand.Rand) (faultResult, error) {
+	x, y := cp.c.Members[s.Target], cp.c.Members[s.Peer]
+	x.Unit.Stop()
+	if _, err := wipe(x); err != nil {
+		return faultResult{}, err
+	}
+	x.Unit.Note("deleted the data dir (while stopped)")
+	pids := y.Unit.Signal(AllProcesses, syscall.SIGSTOP)
+	x.Unit.Start()
+	err := cp.sleep(ctx, s.Dur)
+	cont(pids)
+	y.Unit.Note("SIGCONT to %v", pids)
+	return faultResult{healedAt: cp.now(), note: fmt.Sprintf("%s wiped while %s was frozen %v for %s", x.Name, y.Name, pids, s.Dur)}, err
+}
+
+// rejoinPartition wipes the target, lets it start its rejoin, and cuts
+// off, at a random moment of it, the target itself or the leader.
+func (cp *Campaign) rejoinPartition(ctx context.Context, s Step, r *rand.Rand) (faultResult, error) {
+	x := cp.c.Members[s.Target]
+	x.Unit.Stop()
+	if _, err := wipe(x); err != nil {
+		return faultResult{}, err
+	}
+	x.Unit.Note("deleted the data dir (while stopped)")
+	x.Unit.Start()
+	delay := time.Duration(r.IntN(5000)) * time.Millisecond
+	if err := cp.sleep(ctx, delay); err != nil {
+		return faultResult{}, err
+	}
+	victim := x
+	if s.Variant == "leader" {
+		if l := cp.c.Leader(ctx); l >= 0 {
+			victim = cp.c.Members[l]
+		}
+	}
+	if err := cp.c.Net.LinkDown(victim.Index); err != nil {
+		return faultResult{}, err
+	}
+	victim.Unit.Note("partition: link down")
+	err := cp.sleep(ctx, s.Dur)
+	if herr := cp.c.Net.HealAll(); herr != nil {
+		return faultResult{}, herr
+	}
+	victim.Unit.Note("partition healed")
+	return faultResult{healedAt: cp.now(), note: fmt.Sprintf("%s wiped; %s into its rejoin, %s cut off for %s", x.Name, delay, victim.Name, s.Dur)}, err
 }

@@ -114,6 +114,8 @@ var kinds = []kindSpec{
 	{"partition-split", 1, fiveOrMore, drawDur(3*time.Second, 20*time.Second)},
 	{"lag-far-behind", 1, always, drawTarget(false)},
 	{"disk-full", 1, always, drawDur(4*time.Second, 15*time.Second)},
+	{"wipe-and-freeze", 2, always, drawWipeAndFreeze},
+	{"rejoin-partition", 2, always, drawRejoinPartition},
 }
 
 // KindNames lists every fault kind.
@@ -144,6 +146,17 @@ func drawWalDirMember(r *rand.Rand, o ScheduleOptions, s *Step) {
 func drawFreezeWithLagging(r *rand.Rand, o ScheduleOptions, s *Step) {
 	drawPeer(r, o, s)
 	s.Dur = 4*time.Second + time.Duration(r.IntN(8000))*time.Millisecond
+}
+
+func drawWipeAndFreeze(r *rand.Rand, o ScheduleOptions, s *Step) {
+	drawPeer(r, o, s)
+	s.Dur = 3*time.Second + time.Duration(r.IntN(9000))*time.Millisecond
+}
+
+func drawRejoinPartition(r *rand.Rand, o ScheduleOptions, s *Step) {
+	s.Target = r.IntN(o.Members)
+	s.Variant = []string{"self", "leader"}[r.IntN(2)]
+	s.Dur = 3*time.Second + time.Duration(r.IntN(9000))*time.Millisecond
 }
 
 // rejoinSteps are the failpoints a rejoin passes, in order.

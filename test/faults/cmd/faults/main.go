@@ -167,7 +167,10 @@ func build(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.Command("go", "build", "-tags", "failpoints", "-o", out, "github.com/etcd-rejoin/etcd-rejoin/cmd/etcd-rejoin")
+	version, _ := exec.Command("git", "describe", "--tags", "--always", "--dirty").Output()
+	commit, _ := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
+	ldflags := fmt.Sprintf("-X main.version=%s -X main.commit=%s", strings.TrimSpace(string(version)), strings.TrimSpace(string(commit)))
+	cmd := exec.Command("go", "build", "-tags", "failpoints", "-ldflags", ldflags, "-o", out, "github.com/etcd-rejoin/etcd-rejoin/cmd/etcd-rejoin")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("build etcd-rejoin with failpoints: %w", err)
