@@ -2,6 +2,7 @@ package member
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -167,7 +168,7 @@ func Defragment(ctx context.Context, endpoint string, o Options) error {
 func withEndpoint(ctx context.Context, endpoint string, o Options, f func(cli *clientv3.Client) error) error {
 	o = o.withDefaults()
 	if err := refused(ctx, endpoint); err != nil {
-		return err
+		return errors.Unwrap(err) // the dial error alone: callers name the endpoint
 	}
 	cfg, err := o.clientConfig([]string{endpoint})
 	if err != nil {
