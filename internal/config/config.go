@@ -25,6 +25,7 @@ const (
 	EnvPrefix          = "ETCD_REJOIN_"
 	EnvConfig          = "ETCD_REJOIN_CONFIG"
 	EnvOtherPeers      = "ETCD_OTHER_PEERS_CLIENT_URLS"
+	EnvCredentials     = "CREDENTIALS_DIRECTORY" // set by systemd for LoadCredential=
 	envEtcdPrefix      = "ETCD_"
 	stateFlag          = "initial-cluster-state"
 	sourceDefault      = "default"
@@ -43,6 +44,17 @@ type TLS struct {
 	TrustedCAFile      string `toml:"trusted-ca-file"`
 	InsecureSkipVerify bool   `toml:"insecure-skip-verify"`
 }
+
+// Auth is the user etcd-rejoin authenticates as when etcd's auth is on. The
+// password is never part of the configuration: only the file holding it,
+// read at each use so that a rotated password is picked up.
+type Auth struct {
+	Username     string
+	PasswordFile string // absolute once loaded
+}
+
+// Enabled reports whether a user is configured.
+func (a Auth) Enabled() bool { return a.Username != "" }
 
 // Enabled reports whether any TLS material is configured.
 func (t TLS) Enabled() bool {
@@ -67,6 +79,7 @@ type Config struct {
 	LogFormat      string
 	ClientTLS      TLS
 	PeerTLS        TLS
+	ClientAuth     Auth
 	Snapshot       SnapshotConfig
 	// MetricsAddress is host:port for /metrics; "" turns metrics off.
 	MetricsAddress string
@@ -200,6 +213,9 @@ type builder struct {
 	etcdSrc  map[string]string
 	warnings []string
 	problems []*Problem
+	// credDir is $CREDENTIALS_DIRECTORY: where systemd puts the
+	// credentials of LoadCredential=.
+	credDir string
 }
 
 func newBuilder() *builder {
@@ -245,6 +261,9 @@ func (b *builder) environment(environ []string) {
 		k, v, ok := strings.Cut(kv, "=")
 		if ok && strings.HasPrefix(k, envEtcdPrefix) {
 			env[k] = v
+		}
+		if ok && k == EnvCredentials {
+			b.credDir = v
 		}
 	}
 	names := make([]string, 0, len(env))
@@ -327,6 +346,7 @@ func (b *builder) finish() *Config {
 		cfg.Sources["etcd."+k] = v
 	}
 	b.validate(cfg)
+	cfg.Warnings = b.warnings
 	return cfg
 }
 
@@ -340,8 +360,8 @@ func (b *builder) parseEtcd(cfg *Config) {
 	cfg.ListenPeerURLs = b.urlList("listen-peer-urls")
 	cfg.AdvertiseClientURLs = b.urlList("advertise-client-urls")
 	cfg.InitialCluster = b.initialCluster()
-	if len(cfg.ListenClientURLs) > 0 {
-		cfg.LocalClientURL = localURL(cfg.ListenClientURLs[0])
+	if l := localListenURL(cfg); l != "" {
+		cfg.LocalClientURL = localURL(l)
 	}
 	if len(cfg.AdvertiseClientURLs) > 0 && anyHTTPS(cfg.AdvertiseClientURLs) {
 		cfg.LocalAdvertisedURL = cfg.AdvertiseClientURLs[0]
@@ -389,6 +409,9 @@ func checkURL(s string) error {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("invalid URL %q: scheme must be http or https", s)
 	}
+	if u.User != nil {
+		return fmt.Errorf("invalid URL %q: must not carry a user name or password (etcd auth goes in client-auth)", redact(u))
+	}
 	if u.Hostname() == "" || u.Port() == "" {
 		return fmt.Errorf("invalid URL %q: needs a host and a port", s)
 	}
@@ -399,6 +422,27 @@ func checkURL(s string) error {
 		return fmt.Errorf("invalid URL %q: must not have a path", s)
 	}
 	return nil
+}
+
+// localListenURL is the first listen URL of the scheme the member is
+// advertised with (a plain loopback listener beside https ones is for local
+// tools; etcd-rejoin talks TLS when the member is advertised with it).
+func localListenURL(cfg *Config) string {
+	want := schemeOf(cfg.AdvertiseClientURLs)
+	for _, u := range cfg.ListenClientURLs {
+		if want == "" || schemeOf([]string{u}) == want {
+			return u
+		}
+	}
+	if len(cfg.ListenClientURLs) > 0 {
+		return cfg.ListenClientURLs[0]
+	}
+	return ""
+}
+
+// redact is the URL without its password, for messages.
+func redact(u *url.URL) string {
+	return u.Redacted()
 }
 
 // localURL turns a listen URL into one etcd-rejoin can dial on this host.

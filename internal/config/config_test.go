@@ -81,6 +81,8 @@ func TestBuiltInDefaults(t *testing.T) {
 		DialTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second, HealthInterval: 5 * time.Second,
 		WaitBackoffMax: 30 * time.Second, StopTimeout: 20 * time.Second, JoinTimeout: 5 * time.Minute, LogFormat: "text",
 		StateFile: "default.etcd.rejoin-state.json",
+		Snapshot:  SnapshotConfig{Interval: 6 * time.Hour, Keep: 5, Dir: "snapshots", CommandTimeout: 15 * time.Minute},
+		Defrag:    DefragConfig{Enabled: true, MinFreeRatio: 0.5, MinFreeBytes: 64 << 20, CheckInterval: 10 * time.Minute},
 		Name:      "default", DataDir: "default.etcd", PeerURLs: []string{"http://localhost:2380"},
 		ListenPeerURLs: []string{"http://localhost:2380"}, ListenClientURLs: []string{"http://localhost:2379"},
 		AdvertiseClientURLs: []string{"http://localhost:2379"},
@@ -286,5 +288,92 @@ func TestOddEnvironmentNamesIgnored(t *testing.T) {
 	}
 	if w := strings.Join(cfg.Warnings, "\n"); !strings.Contains(w, `"ETCD_lower" is ignored`) {
 		t.Errorf("warnings = %q", w)
+	}
+}
+
+// etcd auth: a user comes with the file of its password; a relative file is
+// a systemd credential under $CREDENTIALS_DIRECTORY.
+func TestClientAuth(t *testing.T) {
+	base := []string{"ETCD_NAME=n1", "ETCD_INITIAL_CLUSTER=n1=http://127.0.0.1:2380", "ETCD_INITIAL_ADVERTISE_PEER_URLS=http://127.0.0.1:2380"}
+	tests := []struct {
+		name string
+		env  []string
+		file string // want ClientAuth.PasswordFile
+		prob string // or a problem
+	}{
+		{"user and absolute file", []string{"ETCD_REJOIN_CLIENT_AUTH_USERNAME=root", "ETCD_REJOIN_CLIENT_AUTH_PASSWORD_FILE=/etc/etcd-rejoin/pw"}, "/etc/etcd-rejoin/pw", ""},
+		{"systemd credential", []string{"ETCD_REJOIN_CLIENT_AUTH_USERNAME=root", "ETCD_REJOIN_CLIENT_AUTH_PASSWORD_FILE=etcd-password",
+			"CREDENTIALS_DIRECTORY=/run/credentials/etcd-rejoin.service"}, "/run/credentials/etcd-rejoin.service/etcd-password", ""},
+		{"relative file without credentials", []string{"ETCD_REJOIN_CLIENT_AUTH_USERNAME=root", "ETCD_REJOIN_CLIENT_AUTH_PASSWORD_FILE=etcd-password"}, "",
+			`client-auth.password-file (env ETCD_REJOIN_CLIENT_AUTH_PASSWORD_FILE): "etcd-password" is relative, which names a systemd credential, but $CREDENTIALS_DIRECTORY is not set`},
+		{"user without file", []string{"ETCD_REJOIN_CLIENT_AUTH_USERNAME=root"}, "",
+			"client-auth.password-file (default): must be set with client-auth.username (env ETCD_REJOIN_CLIENT_AUTH_USERNAME): the password is read from a file"},
+		{"file without user", []string{"ETCD_REJOIN_CLIENT_AUTH_PASSWORD_FILE=/pw"}, "", "client-auth.username (default): must be set with client-auth.password-file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load(Input{Environ: append(base, tt.env...)})
+			if tt.prob != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.prob) {
+					t.Fatalf("Load = %v, want a problem %q", err, tt.prob)
+				}
+				return
+			}
+			if err != nil || cfg.ClientAuth.PasswordFile != tt.file || cfg.ClientAuth.Username != "root" {
+				t.Fatalf("Load = %+v, %v; want user root with %s", cfg.ClientAuth, err, tt.file)
+			}
+		})
+	}
+}
+
+// One scheme for every URL etcd-rejoin talks to, plain listeners on
+// loopback beside https ones excepted; no credentials in URLs; a warning
+// when certificates are not verified.
+func TestSchemesAndURLs(t *testing.T) {
+	tls := []string{"ETCD_CERT_FILE=/c", "ETCD_KEY_FILE=/k", "ETCD_PEER_CERT_FILE=/c", "ETCD_PEER_KEY_FILE=/k"}
+	base := func(client, peer string) []string {
+		return append([]string{"ETCD_NAME=n1", "ETCD_INITIAL_CLUSTER=n1=" + peer, "ETCD_INITIAL_ADVERTISE_PEER_URLS=" + peer,
+			"ETCD_LISTEN_PEER_URLS=" + peer, "ETCD_ADVERTISE_CLIENT_URLS=" + client, "ETCD_LISTEN_CLIENT_URLS=" + client}, tls...)
+	}
+	tests := []struct {
+		name  string
+		env   []string
+		prob  string
+		local string
+	}{
+		{"all https", base("https://10.0.0.1:2379", "https://10.0.0.1:2380"), "", "https://10.0.0.1:2379"},
+		{"https clients, http peers", base("https://10.0.0.1:2379", "http://10.0.0.1:2380"),
+			"etcd.initial-advertise-peer-urls (env ETCD_INITIAL_ADVERTISE_PEER_URLS): uses http but etcd.advertise-client-urls (env ETCD_ADVERTISE_CLIENT_URLS) uses https", ""},
+		{"mixed advertise", base("https://10.0.0.1:2379,http://10.0.0.1:22379", "https://10.0.0.1:2380"),
+			"etcd.advertise-client-urls (env ETCD_ADVERTISE_CLIENT_URLS): mixes http and https URLs", ""},
+		{"http peer client URLs with TLS", append(base("https://10.0.0.1:2379", "https://10.0.0.1:2380"), "ETCD_OTHER_PEERS_CLIENT_URLS=http://10.0.0.2:2379"),
+			"peer-client-urls (env ETCD_OTHER_PEERS_CLIENT_URLS): uses http", ""},
+		{"plain loopback listener beside https", append(base("https://10.0.0.1:2379", "https://10.0.0.1:2380"),
+			"ETCD_LISTEN_CLIENT_URLS=http://127.0.0.1:2379,https://0.0.0.0:2379"), "", "https://127.0.0.1:2379"},
+		{"plain listener elsewhere", append(base("https://10.0.0.1:2379", "https://10.0.0.1:2380"),
+			"ETCD_LISTEN_CLIENT_URLS=http://10.0.0.1:22379,https://0.0.0.0:2379"), "etcd.listen-client-urls (env ETCD_LISTEN_CLIENT_URLS): mixes http and https", ""},
+		{"credentials in a URL", append(base("http://10.0.0.1:2379", "http://10.0.0.1:2380"), "ETCD_OTHER_PEERS_CLIENT_URLS=http://root:secret@10.0.0.2:2379"),
+			`invalid URL "http://root:xxxxx@10.0.0.2:2379": must not carry a user name or password`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load(Input{Environ: tt.env})
+			if tt.prob != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.prob) {
+					t.Fatalf("Load = %v, want a problem %q", err, tt.prob)
+				}
+				if strings.Contains(err.Error(), "secret") {
+					t.Errorf("the password shows in %q", err)
+				}
+				return
+			}
+			if err != nil || cfg.LocalClientURL != tt.local {
+				t.Fatalf("Load: %v; local client URL %q, want %q", err, cfg.LocalClientURL, tt.local)
+			}
+		})
+	}
+	cfg, err := Load(Input{Environ: append(base("https://10.0.0.1:2379", "https://10.0.0.1:2380"), "ETCD_REJOIN_CLIENT_TLS_INSECURE_SKIP_VERIFY=true")})
+	if err != nil || !strings.Contains(strings.Join(cfg.Warnings, "\n"), "insecure-skip-verify is on") {
+		t.Errorf("insecure-skip-verify: %v, warnings %q", err, cfg.Warnings)
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 // tables of the TOML file other than [etcd]: their keys are own keys with
 // the table name as prefix.
-var ownTables = map[string]bool{"client-tls": true, "peer-tls": true}
+var ownTables = map[string]bool{"client-tls": true, "peer-tls": true, "client-auth": true}
 
 // file reads the TOML file and applies its values.
 func (b *builder) file(path string, read func(string) ([]byte, error)) {

@@ -67,6 +67,8 @@ var ownKeys = []ownKey{
 	{"peer-tls.key-file", "", kString, "its key; default: etcd's peer-client-key-file or peer-key-file"},
 	{"peer-tls.trusted-ca-file", "", kString, "CA of the peer certificates; default: etcd's peer-trusted-ca-file"},
 	{"peer-tls.insecure-skip-verify", "false", kBool, "do not verify the peers' certificates"},
+	{"client-auth.username", "", kString, "user to authenticate as when etcd auth is on (it needs the root role); empty: none, or the client certificate's CN"},
+	{"client-auth.password-file", "", kString, "file holding that user's password, read at each use; a relative name is a systemd credential under $CREDENTIALS_DIRECTORY (LoadCredential=)"},
 }
 
 func ownKeyByName(name string) (ownKey, bool) {
@@ -127,6 +129,7 @@ func (b *builder) parseOwn(cfg *Config) {
 	cfg.LogFormat = p.oneOf("log-format", "text", "json")
 	cfg.ClientTLS = p.tls("client-tls")
 	cfg.PeerTLS = p.tls("peer-tls")
+	cfg.ClientAuth = Auth{Username: p.str("client-auth.username"), PasswordFile: p.str("client-auth.password-file")}
 	if cfg.StateFile == "" && b.etcd["data-dir"] != "" {
 		cfg.StateFile = filepath.Clean(b.etcd["data-dir"]) + ".rejoin-state.json"
 	}

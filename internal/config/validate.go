@@ -1,6 +1,8 @@
 package config
 
 import (
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,10 +24,32 @@ func (b *builder) validate(cfg *Config) {
 		b.problem("keep-backups", b.ownSrc["keep-backups"], "must be at least 1, got %d", cfg.KeepBackups)
 	}
 	b.checkSelfInCluster(cfg)
+	b.checkSchemes(cfg)
 	b.checkWALDir(cfg)
 	b.checkEtcdTLS(cfg)
 	b.checkPair("client-tls", cfg.ClientTLS)
 	b.checkPair("peer-tls", cfg.PeerTLS)
+	b.checkAuth(cfg)
+}
+
+// checkAuth: a user comes with the file of its password, never with the
+// password itself. A relative file name is a systemd credential.
+func (b *builder) checkAuth(cfg *Config) {
+	const user, file = "client-auth.username", "client-auth.password-file"
+	a := &cfg.ClientAuth
+	switch {
+	case a.Username != "" && a.PasswordFile == "":
+		b.problem(file, b.ownSrc[file], "must be set with %s (%s): the password is read from a file, never from the configuration", user, b.ownSrc[user])
+	case a.Username == "" && a.PasswordFile != "":
+		b.problem(user, b.ownSrc[user], "must be set with %s (%s)", file, b.ownSrc[file])
+	case a.PasswordFile != "" && !filepath.IsAbs(a.PasswordFile):
+		if b.credDir == "" {
+			b.problem(file, b.ownSrc[file], "%q is relative, which names a systemd credential, but $%s is not set (LoadCredential= in the unit)",
+				a.PasswordFile, EnvCredentials)
+			return
+		}
+		a.PasswordFile = filepath.Join(b.credDir, a.PasswordFile)
+	}
 }
 
 // checkSelfInCluster: the member's name must be in initial-cluster, with
@@ -45,6 +69,93 @@ func (b *builder) checkSelfInCluster(cfg *Config) {
 			"lists %s for %s, but etcd.initial-advertise-peer-urls (%s) is %s",
 			strings.Join(listed, ","), cfg.Name, b.etcdSrc["initial-advertise-peer-urls"], strings.Join(cfg.PeerURLs, ","))
 	}
+}
+
+// checkSchemes: one scheme for every URL etcd-rejoin talks to. With https
+// for some and http for others, part of what it reads could be forged on
+// the network path: an http peer's /members could make it bootstrap or
+// rejoin, an http client URL would carry membership calls in the clear.
+// Plain listeners on loopback beside https client listeners are allowed
+// (local tools use them; etcd-rejoin does not).
+func (b *builder) checkSchemes(cfg *Config) {
+	lists := []struct {
+		key  string
+		urls []string
+	}{
+		{"etcd.advertise-client-urls", cfg.AdvertiseClientURLs},
+		{"peer-client-urls", cfg.PeerClientURLs},
+		{"etcd.listen-client-urls", withoutLoopbackHTTP(cfg.ListenClientURLs)},
+		{"etcd.initial-advertise-peer-urls", cfg.PeerURLs},
+		{"etcd.listen-peer-urls", cfg.ListenPeerURLs},
+		{"etcd.initial-cluster", clusterPeerURLs(cfg.InitialCluster)},
+	}
+	scheme, first := "", ""
+	for _, l := range lists {
+		s := schemeOf(l.urls)
+		switch {
+		case s == "mixed":
+			b.problem(l.key, b.sourceOf(l.key), "mixes http and https URLs; use one scheme (https for all when TLS is on)")
+		case s == "" || scheme == s:
+		case scheme == "":
+			scheme, first = s, l.key
+		default:
+			b.problem(l.key, b.sourceOf(l.key), "uses %s but %s (%s) uses %s: with TLS on, every client and peer URL must use https, "+
+				"or what etcd-rejoin reads over plain http could be forged", s, first, b.sourceOf(first), scheme)
+		}
+	}
+	if cfg.ClientTLS.InsecureSkipVerify || cfg.PeerTLS.InsecureSkipVerify {
+		b.warnings = append(b.warnings, "insecure-skip-verify is on: the members' certificates are not verified, "+
+			"so anyone on the network path can pose as a member")
+	}
+}
+
+// sourceOf says where a key's value came from.
+func (b *builder) sourceOf(key string) string {
+	if flag, ok := strings.CutPrefix(key, "etcd."); ok {
+		return b.etcdSrc[flag]
+	}
+	return b.ownSrc[key]
+}
+
+// schemeOf is "http", "https", "mixed", or "" for no URLs.
+func schemeOf(urls []string) string {
+	scheme := ""
+	for _, u := range urls {
+		s := "http"
+		if strings.HasPrefix(strings.ToLower(u), "https://") {
+			s = "https"
+		}
+		if scheme != "" && s != scheme {
+			return "mixed"
+		}
+		scheme = s
+	}
+	return scheme
+}
+
+// withoutLoopbackHTTP drops plain http listeners on loopback addresses when
+// https ones are there too.
+func withoutLoopbackHTTP(urls []string) []string {
+	if !anyHTTPS(urls) {
+		return urls
+	}
+	var out []string
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err == nil && u.Scheme == "http" && isLoopback(u.Hostname()) {
+			continue
+		}
+		out = append(out, raw)
+	}
+	return out
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // checkWALDir: a wal-dir must not be the data dir or lie inside it where
@@ -170,6 +281,7 @@ var fileKeys = []string{
 	"etcd.peer-client-cert-file", "etcd.peer-client-key-file",
 	"client-tls.cert-file", "client-tls.key-file", "client-tls.trusted-ca-file",
 	"peer-tls.cert-file", "peer-tls.key-file", "peer-tls.trusted-ca-file",
+	"client-auth.password-file",
 }
 
 // checkFiles checks that every file the configuration names exists.
@@ -192,6 +304,9 @@ func (b *builder) checkFiles(cfg *Config, stat func(string) (os.FileInfo, error)
 func (b *builder) lookup(cfg *Config, key string) (value, source string) {
 	if flag, ok := strings.CutPrefix(key, "etcd."); ok {
 		return b.etcd[flag], b.etcdSrc[flag]
+	}
+	if key == "client-auth.password-file" {
+		return cfg.ClientAuth.PasswordFile, b.ownSrc[key]
 	}
 	tls := cfg.ClientTLS
 	if strings.HasPrefix(key, "peer-tls.") {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
@@ -67,12 +68,25 @@ func LoadMemory(path string) (plan.Memory, error) {
 	return m, nil
 }
 
+// readSmall reads a small regular file. It never follows a symlink and
+// never blocks on a FIFO: the state file is etcd-rejoin's own, and anything
+// else found at its path is refused.
 func readSmall(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%s is a symlink; the state file must be a regular file", path)
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is %s; the state file must be a regular file", path, kindOf(fi.Mode()))
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxStateFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)

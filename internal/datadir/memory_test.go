@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -133,5 +134,29 @@ func TestMemoryPathIsDir(t *testing.T) {
 	_, err := LoadMemory(dir)
 	if err == nil || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("LoadMemory(dir) = %v, want an error naming %s", err, dir)
+	}
+}
+
+// The state file is never read through a symlink, nor from a FIFO (which
+// would block), nor from any other special file.
+func TestMemoryOnlyFromARegularFile(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real.json")
+	if err := SaveMemory(real, plan.Memory{MemberID: 1, ClusterID: 2}); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.json")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{link: "is a symlink", fifo: "is a named pipe", dir: "is a directory"} {
+		m, err := LoadMemory(path)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("LoadMemory(%s) = %+v, %v; want an error saying %q", path, m, err, want)
+		}
 	}
 }

@@ -25,7 +25,7 @@ type Client struct {
 // answered; it fails (wrapping ErrNoEndpoint) when none did.
 func Dial(ctx context.Context, endpoints []string, o Options) (*Client, error) {
 	o = o.withDefaults()
-	if len(endpoints) == 0 {
+	if endpoints = o.sameScheme(endpoints); len(endpoints) == 0 {
 		return nil, fmt.Errorf("dial: %w: no endpoints given", ErrNoEndpoint)
 	}
 	cfg, err := o.clientConfig(endpoints)

@@ -54,11 +54,11 @@ func currentList(ctx context.Context, cfg clientv3.Config, o Options, endpoint s
 	defer cancel()
 	read, err := cli.Get(ctx, probeKey)
 	if err != nil {
-		return nil, fmt.Errorf("%s: linearizable read: %w", endpoint, err)
+		return nil, fmt.Errorf("%s: linearizable read: %w", endpoint, authWrap(err))
 	}
 	list, err := cli.MemberList(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%s: member list: %w", endpoint, err)
+		return nil, fmt.Errorf("%s: member list: %w", endpoint, authWrap(err))
 	}
 	if got, want := list.Header.GetClusterId(), read.Header.GetClusterId(); got != want {
 		return nil, fmt.Errorf("%s: member list of cluster %x after a read in cluster %x", endpoint, got, want)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -57,7 +58,7 @@ func DiscoverClientURLs(ctx context.Context, o Options) ([]string, error) {
 	if !answered {
 		return nil, fmt.Errorf("discover client URLs: %w: %w", ErrNoEndpoint, errors.Join(errs...))
 	}
-	return urls, nil
+	return o.sameScheme(urls), nil
 }
 
 // askPeers asks every peer URL but our own, concurrently.
@@ -104,14 +105,34 @@ func askPeer(ctx context.Context, hc *http.Client, peerURL string) peerAnswer {
 		a.err = fmt.Errorf("peer %s: GET %s: %s", peerURL, peerMembersPath, resp.Status)
 		return a
 	}
-	var list []peerMember
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
-		a.err = fmt.Errorf("peer %s: decode member list: %w", peerURL, err)
+	list, err := decodeMembers(resp.Body)
+	if err != nil {
+		a.err = fmt.Errorf("peer %s: %w", peerURL, err)
 		return a
 	}
 	a.clusterID, _ = strconv.ParseUint(resp.Header.Get("X-Etcd-Cluster-ID"), 16, 64)
 	a.members = fromPeerMembers(list)
 	return a
+}
+
+// maxMembersBody bounds a peer's /members answer: a real one is a few KB,
+// and a broken or hostile peer must not make etcd-rejoin read without end.
+const maxMembersBody = 1 << 20
+
+// decodeMembers reads a /members answer of at most maxMembersBody bytes.
+func decodeMembers(r io.Reader) ([]peerMember, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxMembersBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("read member list: %w", err)
+	}
+	if len(b) > maxMembersBody {
+		return nil, fmt.Errorf("member list larger than %d bytes: refused", maxMembersBody)
+	}
+	var list []peerMember
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, fmt.Errorf("decode member list: %w", err)
+	}
+	return list, nil
 }
 
 func fromPeerMembers(list []peerMember) []plan.Member {

@@ -52,15 +52,26 @@ var sentinels = []struct {
 	{rpctypes.ErrUnhealthy, ErrClusterUnhealthy},
 }
 
+// sentinelFor returns our sentinel for one of etcd's errors, or nil.
+func sentinelFor(err error) error {
+	etcdErr := rpctypes.Error(err)
+	for _, s := range sentinels {
+		if errors.Is(etcdErr, s.etcd) {
+			return s.ours
+		}
+	}
+	if isAuth(err) {
+		return ErrAuth
+	}
+	return nil
+}
+
 // wrap adds context to err and, when it is one of etcd's membership errors,
 // makes it errors.Is-able against our sentinel as well.
 func wrap(err error, format string, args ...any) error {
 	what := fmt.Sprintf(format, args...)
-	etcdErr := rpctypes.Error(err)
-	for _, s := range sentinels {
-		if errors.Is(etcdErr, s.etcd) {
-			return fmt.Errorf("%s: %w: %w", what, s.ours, err)
-		}
+	if ours := sentinelFor(err); ours != nil && !errors.Is(err, ours) {
+		return fmt.Errorf("%s: %w: %w", what, ours, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

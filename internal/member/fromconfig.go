@@ -17,10 +17,21 @@ func OptionsFor(cfg *config.Config, log *slog.Logger) Options {
 		SelfPeerURLs:   cfg.PeerURLs,
 		ClientTLS:      TLS(cfg.ClientTLS),
 		PeerTLS:        TLS(cfg.PeerTLS),
+		Auth:           Auth(cfg.ClientAuth),
+		ClientScheme:   clientScheme(cfg),
 		DialTimeout:    cfg.DialTimeout,
 		RequestTimeout: cfg.RequestTimeout,
 		Log:            log,
 	}
+}
+
+// clientScheme is the scheme of the members' client URLs: https when the
+// configuration uses TLS for them.
+func clientScheme(cfg *config.Config) string {
+	if cfg.ClientTLSOn() {
+		return "https"
+	}
+	return "http"
 }
 
 // otherPeerURLs lists the peer URLs of the initial cluster's other members.

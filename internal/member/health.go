@@ -54,6 +54,9 @@ func localStatus(ctx context.Context, cli *clientv3.Client, endpoint string, cfg
 	sctx, cancel := context.WithTimeout(ctx, o.RequestTimeout)
 	defer cancel()
 	st, err := cli.Status(sctx, endpoint)
+	if isAuth(err) {
+		return Health{}, fmt.Errorf("local health of %s: status: %w", endpoint, authWrap(err))
+	}
 	if err != nil {
 		err = explainVia(ctx, endpoint, o.DialAddress, cfg, o.DialTimeout, err)
 		return Health{}, fmt.Errorf("local health of %s: status: %w", endpoint, err)
@@ -77,7 +80,7 @@ func readThrough(ctx context.Context, cli *clientv3.Client, o Options) error {
 	ctx, cancel := context.WithTimeout(ctx, o.RequestTimeout)
 	defer cancel()
 	if _, err := cli.Get(ctx, probeKey); err != nil {
-		return fmt.Errorf("linearizable read: %w", err)
+		return fmt.Errorf("linearizable read: %w", authWrap(err))
 	}
 	return nil
 }

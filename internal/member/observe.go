@@ -3,6 +3,7 @@ package member
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -44,7 +45,7 @@ func Observe(ctx context.Context, o Options) (plan.Cluster, error) {
 		if peers, err = askPeers(ctx, o); err != nil {
 			return plan.Cluster{}, err
 		}
-		endpoints = discovered(peers)
+		endpoints = o.sameScheme(discovered(peers))
 	}
 	c, err := observeClients(ctx, o, endpoints)
 	if err != nil || c.Reachable {
@@ -98,17 +99,23 @@ func (ob *observer) observe(ctx context.Context, endpoints []string) plan.Cluste
 	ob.askStatus(ctx, endpoints)
 	answered := ob.answered(endpoints)
 	if len(answered) == 0 {
-		return plan.Cluster{Errors: ob.errors()}
+		refused := ob.authRefused()
+		return plan.Cluster{Reachable: refused != "", AuthError: refused, Errors: ob.errors()}
 	}
 	c, err := ob.currentCluster(ctx, answered)
 	if err != nil {
 		ob.o.Log.Debug("no member proved it is current", "err", err)
+		refused := ""
+		if errors.Is(err, ErrAuth) {
+			refused = err.Error()
+		}
 		if c, err = ob.anyCluster(ctx, answered); err != nil {
 			ob.status[answered[0]] = statusResult{err: err}
-			return plan.Cluster{Errors: ob.errors()}
+			return plan.Cluster{Reachable: refused != "", AuthError: refused, Errors: ob.errors()}
 		}
+		c.AuthError = refused
 	}
-	ob.askStatus(ctx, clientURLsOf(c.Members))
+	ob.askStatus(ctx, ob.o.sameScheme(clientURLsOf(c.Members)))
 	ob.markHealthy(c.Members, c.ClusterID)
 	c.Conflict = ob.conflict()
 	c.Errors = ob.errors()
@@ -188,6 +195,9 @@ func (ob *observer) statusOf(ctx context.Context, endpoint string) statusResult 
 		return statusResult{err: fmt.Errorf("status: %w", err)}
 	}
 	resp, err := ob.cli.Status(sctx, endpoint)
+	if isAuth(err) {
+		return statusResult{err: fmt.Errorf("status: %w", authWrap(err))}
+	}
 	if err != nil {
 		err = explain(ctx, endpoint, ob.tls, ob.o.DialTimeout, err)
 		ob.o.Log.Debug("endpoint did not answer", "endpoint", endpoint, "err", err)
@@ -242,6 +252,26 @@ func (ob *observer) conflict() string {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, "; ")
+}
+
+// authRefused is the first endpoint's refusal of the credentials, or "".
+func (ob *observer) authRefused() string {
+	for _, line := range ob.errorsIs(ErrAuth) {
+		return line
+	}
+	return ""
+}
+
+// errorsIs lists the endpoints' failures that are target, sorted.
+func (ob *observer) errorsIs(target error) []string {
+	var out []string
+	for ep, r := range ob.status {
+		if errors.Is(r.err, target) {
+			out = append(out, describe(ep, r.err))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (ob *observer) errors() []string {

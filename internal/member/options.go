@@ -70,6 +70,13 @@ type Options struct {
 	SelfPeerURLs []string
 
 	ClientTLS, PeerTLS TLS
+	// Auth is the etcd user to authenticate as ("" Username: none).
+	Auth Auth
+	// ClientScheme, when set ("http" or "https"), is the only scheme of
+	// client URLs etcd-rejoin talks to: URLs of another scheme found in
+	// member lists are dropped (with TLS on, an http URL would carry the
+	// cluster's view and membership calls in the clear).
+	ClientScheme string
 	// DialAddress, when set (host:port), is where every connection goes,
 	// whatever the endpoint's host and port: the local member is named by
 	// its advertised URL (whose host its TLS certificate carries) but
@@ -122,11 +129,18 @@ func (o Options) clientConfig(endpoints []string) (clientv3.Config, error) {
 	if err != nil {
 		return clientv3.Config{}, fmt.Errorf("client %w", err)
 	}
+	password, err := o.Auth.password()
+	if err != nil {
+		return clientv3.Config{}, err
+	}
 	c := clientv3.Config{
-		Endpoints:   endpoints,
-		DialTimeout: o.DialTimeout,
-		TLS:         cfg,
-		Logger:      zap.NewNop(),
+		Endpoints:          endpoints,
+		DialTimeout:        o.DialTimeout,
+		TLS:                cfg,
+		Username:           o.Auth.Username,
+		Password:           password,
+		MaxCallRecvMsgSize: maxRecvMsgSize,
+		Logger:             zap.NewNop(),
 	}
 	if addr := o.DialAddress; addr != "" {
 		c.DialOptions = append(c.DialOptions, grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {

@@ -15,6 +15,10 @@ func Decide(o Observation) Plan {
 		return Plan{Action: Wait, Reason: fmt.Sprintf("left the cluster on %s (member %s of cluster %s); run `etcd-rejoin join` to come back",
 			l.At.UTC().Format(time.RFC3339), HexID(l.MemberID), HexID(l.ClusterID))}
 	}
+	if c := o.Cluster; c.AuthError != "" {
+		return Plan{Action: Wait, Reason: "etcd refuses etcd-rejoin's credentials (" + c.AuthError + "): check client-auth " +
+			"(a user with the root role and its password file) or the client certificate's CN; nothing is changed meanwhile"}
+	}
 	if c := o.Cluster; c.Conflict != "" {
 		return Plan{Action: Wait, Reason: "members of more than one cluster answer (" + c.Conflict + "); not acting on a guess"}
 	}

@@ -237,6 +237,16 @@ func TestDecide(t *testing.T) {
 				Memory: Memory{Recovered: &Recovered{ClusterID: 0x42}}},
 			Plan{Action: Wait}, "not touching the data"},
 
+		// etcd auth refuses the credentials
+		{"auth: the members refuse the credentials: wait, even without data (never bootstrap)",
+			Observation{Self: self, Data: noData, Learner: true, Cluster: Cluster{Reachable: true,
+				AuthError: "http://127.0.0.2:2379: etcdserver: authentication failed, invalid user ID or password"}},
+			Plan{Action: Wait}, "etcd refuses etcd-rejoin's credentials (http://127.0.0.2:2379: etcdserver: authentication failed"},
+		{"auth: permission denied with own data present: wait, touch nothing",
+			Observation{Self: self, Data: ownData, Learner: true, Cluster: Cluster{Reachable: true, ClusterID: cid, Members: []Member{n1, n2, n3},
+				AuthError: "etcdserver: permission denied"}},
+			Plan{Action: Wait}, "check client-auth"},
+
 		// members of two clusters answer with a leader
 		{"wait: two clusters answer",
 			Observation{Self: self, Data: ownData, Learner: true, Cluster: Cluster{Reachable: true, Quorum: true, ClusterID: cid,

@@ -69,6 +69,10 @@ type Cluster struct {
 	// Conflict, when set, says that members of more than one cluster
 	// answered with a leader: nothing can be decided safely.
 	Conflict string `json:"conflict,omitempty"`
+	// AuthError, when set, says that members answered but refused
+	// etcd-rejoin's credentials (etcd auth is on): a cluster exists, and
+	// nothing can be decided until the credentials are fixed.
+	AuthError string `json:"auth_error,omitempty"`
 }
 
 // Voters returns how many voting members the cluster has, and how many of

@@ -278,6 +278,8 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 		}
 		msg := ""
 		switch {
+		case errors.Is(err, member.ErrAuth):
+			msg = "starting: etcd refuses etcd-rejoin's credentials (check client-auth or the client certificate's CN): " + err.Error()
 		case err != nil:
 			msg = "starting: waiting for etcd to answer"
 		case h.IsLearner:
