@@ -158,6 +158,23 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer unlock()
+	cp, err := newCampaign(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer cp.log.Close()
+	rep := &Report{Config: cfg, Failpoints: hasFailpoints(cfg.Binary), OutDir: cfg.OutDir, Product: productVersion(cfg.Binary)}
+	start := time.Now()
+	cp.run(ctx, rep)
+	rep.Duration = time.Since(start).Round(time.Second)
+	rep.Results, rep.NotReached = cp.results, cp.notReached
+	cp.teardown(rep)
+	return rep, nil
+}
+
+// newCampaign prepares the slot, the log directory and the schedule, and
+// lays out the cluster.
+func newCampaign(cfg *Config) (*Campaign, error) {
 	base := fmt.Sprintf("/tmp/etcd-rejoin-faults-slot%d", cfg.Slot)
 	if err := clearSlot(cfg.Slot, base); err != nil {
 		return nil, err
@@ -168,46 +185,54 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := becomeSubreaper(); err != nil {
 		return nil, err
 	}
+	steps, err := cfg.schedule()
+	if err != nil {
+		return nil, err
+	}
 	clock := NewClock()
+	c, err := newCluster(cfg, clock, base)
+	if err != nil {
+		return nil, err
+	}
 	lf, err := openLog(filepath.Join(cfg.OutDir, "campaign.log"), clock)
 	if err != nil {
 		return nil, err
 	}
-	defer lf.Close()
-	fp := hasFailpoints(cfg.Binary)
+	hist := &History{}
+	w := &Workload{History: hist, Clock: clock, Keys: cfg.Keys, Timeout: 2 * time.Second, Pause: 20 * time.Millisecond, dial: c.Net.Dial}
+	return &Campaign{cfg: cfg, c: c, hist: hist, log: lf, steps: steps, w: w,
+		notReached: map[string]int{}, reported: map[string]bool{}}, nil
+}
+
+// schedule returns the script, or the steps drawn from the seed.
+func (cfg *Config) schedule() ([]Step, error) {
+	cfg.scripted = cfg.Script != nil
 	steps := cfg.Script
-	cfg.scripted = steps != nil
 	if steps == nil {
-		steps, err = Schedule(cfg.Seed, cfg.Steps, ScheduleOptions{Members: cfg.Members, WalDirMembers: cfg.WalDirMembers, Failpoints: fp, Only: cfg.Only, Skip: cfg.Skip})
+		var err error
+		steps, err = Schedule(cfg.Seed, cfg.Steps, ScheduleOptions{Members: cfg.Members, WalDirMembers: cfg.WalDirMembers,
+			Failpoints: hasFailpoints(cfg.Binary), Only: cfg.Only, Skip: cfg.Skip})
 		if err != nil {
 			return nil, fmt.Errorf("faults: %w", err)
 		}
 	}
 	cfg.Steps = len(steps)
-	c, err := newCluster(&cfg, clock, base)
-	if err != nil {
-		return nil, err
-	}
-	hist := &History{}
-	cp := &Campaign{cfg: &cfg, c: c, hist: hist, log: lf, steps: steps, notReached: map[string]int{}, reported: map[string]bool{},
-		w: &Workload{History: hist, Clock: clock, Keys: cfg.Keys, Timeout: 2 * time.Second, Pause: 20 * time.Millisecond}}
-	cp.w.dial = c.Net.Dial
-	rep := &Report{Config: cfg, Failpoints: fp, OutDir: cfg.OutDir, Product: productVersion(cfg.Binary)}
-	start := time.Now()
-	cp.run(ctx, rep)
-	rep.Duration = time.Since(start).Round(time.Second)
-	rep.Results, rep.NotReached = cp.results, cp.notReached
+	return steps, nil
+}
+
+// teardown keeps the disks of a failed campaign, removes everything it
+// made, and writes the history.
+func (cp *Campaign) teardown(rep *Report) {
 	if !rep.Passed() {
 		cp.preserve()
 	}
-	if err := c.Down(); err != nil {
+	if err := cp.c.Down(); err != nil {
 		cp.printf("teardown: %v", err)
 	}
-	_ = os.RemoveAll(base)
-	if err := hist.WriteJSON(filepath.Join(cfg.OutDir, "history.jsonl")); err != nil {
+	_ = os.RemoveAll(cp.c.base)
+	if err := cp.hist.WriteJSON(filepath.Join(cp.cfg.OutDir, "history.jsonl")); err != nil {
 		cp.printf("%v", err)
 	}
-	return rep, nil
 }
 
 // printf writes to the console and the campaign log.

@@ -253,19 +253,15 @@ const majorityWait = 15 * time.Second
 func (cp *Campaign) wipeMajority(ctx context.Context, s Step, _ *rand.Rand) (faultResult, error) {
 	n := len(cp.c.Members)
 	var wiped []*Member
+	var names []string
 	for k := 0; k < n/2+1; k++ {
-		wiped = append(wiped, cp.c.Members[(s.Target+k)%n])
+		m := cp.c.Members[(s.Target+k)%n]
+		wiped, names = append(wiped, m), append(names, m.Name)
 	}
 	ids := cp.c.memberIDs(ctx)
 	moves := cp.moveCounts()
-	for _, m := range wiped {
-		m.Unit.Stop()
-		if err := cp.stash(m, strings.HasPrefix(s.Variant, "lose-state")); err != nil {
-			return faultResult{}, err
-		}
-	}
-	for _, m := range wiped {
-		m.Unit.Start()
+	if err := cp.takeDisks(wiped, strings.HasPrefix(s.Variant, "lose-state")); err != nil {
+		return faultResult{}, err
 	}
 	start := time.Now()
 	if strings.HasSuffix(s.Variant, "+reboot") {
@@ -279,18 +275,37 @@ func (cp *Campaign) wipeMajority(ctx context.Context, s Step, _ *rand.Rand) (fau
 	if err := cp.checkNothingDestroyed(ctx, wiped, ids, moves); err != nil {
 		return faultResult{}, err
 	}
-	for _, m := range wiped {
+	if err := cp.giveDisksBack(wiped); err != nil {
+		return faultResult{}, err
+	}
+	return faultResult{healedAt: cp.now(), note: fmt.Sprintf("wiped %s (%s), all waited; data given back", strings.Join(names, ","), s.Variant)}, nil
+}
+
+// takeDisks stops members, takes their data away (and their state files
+// when state is true) and starts them again.
+func (cp *Campaign) takeDisks(ms []*Member, state bool) error {
+	for _, m := range ms {
+		m.Unit.Stop()
+		if err := cp.stash(m, state); err != nil {
+			return err
+		}
+	}
+	for _, m := range ms {
+		m.Unit.Start()
+	}
+	return nil
+}
+
+// giveDisksBack stops members, puts their data back and starts them.
+func (cp *Campaign) giveDisksBack(ms []*Member) error {
+	for _, m := range ms {
 		m.Unit.Stop()
 		if err := cp.unstash(m); err != nil {
-			return faultResult{}, err
+			return err
 		}
 		m.Unit.Start()
 	}
-	var names []string
-	for _, m := range wiped {
-		names = append(names, m.Name)
-	}
-	return faultResult{healedAt: cp.now(), note: fmt.Sprintf("wiped %s (%s), all waited; data given back", strings.Join(names, ","), s.Variant)}, nil
+	return nil
 }
 
 // rebootSurvivors waits until every wiped member says it waits, then stops

@@ -16,7 +16,9 @@ import (
 
 // Workload is the campaign's clients: one per member, each talking only to
 // its member, writing unique values to and reading a small set of keys
-// continuously, every operation recorded in the History.
+// continuously, every operation recorded in the History. Requests require
+// a leader (as Kubernetes' do): a member without one refuses them at once
+// ("no leader", certainly not applied) instead of holding them.
 type Workload struct {
 	History *History
 	Clock   *Clock
@@ -95,7 +97,7 @@ func (w *Workload) client(ctx context.Context, id int, c *clientv3.Client, via s
 // put writes value to key and records the operation.
 func (w *Workload) put(ctx context.Context, c *clientv3.Client, client int, via, key, value string) Op {
 	op := Op{Client: client, Kind: Put, Key: key, Value: value, Via: via, Step: int(w.step.Load())}
-	cctx, cancel := context.WithTimeout(ctx, w.Timeout)
+	cctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), w.Timeout)
 	op.Call = int64(w.Clock.Now())
 	resp, err := c.Put(cctx, key, value)
 	op.Return = int64(w.Clock.Now())
@@ -117,7 +119,7 @@ func (w *Workload) put(ctx context.Context, c *clientv3.Client, client int, via,
 // get reads key (a linearizable read) and records the operation.
 func (w *Workload) get(ctx context.Context, c *clientv3.Client, client int, via, key string) Op {
 	op := Op{Client: client, Kind: Get, Key: key, Via: via, Step: int(w.step.Load())}
-	cctx, cancel := context.WithTimeout(ctx, w.Timeout)
+	cctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), w.Timeout)
 	op.Call = int64(w.Clock.Now())
 	resp, err := c.Get(cctx, key)
 	op.Return = int64(w.Clock.Now())
