@@ -137,29 +137,48 @@ func TestCampaignMachinery(t *testing.T) {
 }
 
 // shortCampaigns are CI's: fixed seeds, 3 and 5 members, both ends of the
-// supported etcd range.
+// supported etcd range, chosen for the variety of their faults.
 var shortCampaigns = []struct {
 	etcd           string
 	seed           uint64
 	members, steps int
 }{
-	{"3.4", 11, 3, 6},
-	{"3.6", 12, 5, 5},
+	// partition, lag, crash after the etcd start, wipe with a frozen peer,
+	// frozen leader, killed etcd
+	{"3.4", 3, 3, 6},
+	// split, lagging member with a frozen peer, one-way partition,
+	// foreign data, majority wiped with a reboot, crash after the move
+	{"3.6", 97, 5, 6},
+}
+
+// knownOpen are the faults of bugs the campaign found that are still
+// open; each has a reproducer below (make faults-repro). Delete an entry
+// with its fix.
+var knownOpen = []string{
+	"truncate-wal:tail", "bitflip-wal:record", "bitflip-wal:late", "bitflip-db", "truncate-db", // TestReproTruncatedWAL, TestReproCorruptWALRecord, TestReproCorruptDB, TestReproTruncatedDB
+	"wipe-majority:lose-state", "wipe-majority:lose-state+reboot", // TestReproBootstrapWhileSurvivorRestarts
+}
+
+// versionNamed returns the etcd version called name, if the tests have it.
+func versionNamed(t *testing.T, name string) (testetcd.Version, bool) {
+	t.Helper()
+	for _, v := range testetcd.Versions(t) {
+		if v.Name == name {
+			return v, true
+		}
+	}
+	return testetcd.Version{}, false
 }
 
 func TestShortCampaign(t *testing.T) {
 	needEnv(t, envShort)
-	versions := map[string]testetcd.Version{}
-	for _, v := range testetcd.Versions(t) {
-		versions[v.Name] = v
-	}
 	for _, c := range shortCampaigns {
 		t.Run(fmt.Sprintf("etcd%s/%dmembers/seed%d", c.etcd, c.members, c.seed), func(t *testing.T) {
-			v, ok := versions[c.etcd]
+			v, ok := versionNamed(t, c.etcd)
 			if !ok {
 				t.Skipf("no etcd %s", c.etcd)
 			}
-			rep := runCampaign(t, Config{Seed: c.seed, Steps: c.steps, Members: c.members}, v)
+			rep := runCampaign(t, Config{Seed: c.seed, Steps: c.steps, Members: c.members, Skip: knownOpen}, v)
 			if !rep.Passed() {
 				t.Fatalf("step %d: %s\nreplay: %s", rep.FailStep, rep.Failure, rep.ReplayCommand())
 			}
@@ -204,6 +223,22 @@ func TestReproCorruptWALRecord(t *testing.T) {
 func TestReproCorruptDB(t *testing.T) {
 	needEnv(t, envRepro)
 	rep := runScript(t, 3, Step{Kind: "bitflip-db", Target: 0, Peer: -1, Seed: 1})
+	if !rep.Passed() {
+		t.Fatalf("step %d: %s", rep.FailStep, rep.Failure)
+	}
+}
+
+// TestReproTruncatedDB: a bbolt file cut below its high-water mark makes
+// etcd 3.4 die at every start (SIGBUS: bbolt reads a page past the end of
+// the file; 3.6 sometimes starts on it); etcd-rejoin restarts it on the
+// same data forever although the cluster has quorum.
+func TestReproTruncatedDB(t *testing.T) {
+	needEnv(t, envRepro)
+	v, ok := versionNamed(t, "3.4")
+	if !ok {
+		t.Skip("no etcd 3.4")
+	}
+	rep := runCampaign(t, Config{Seed: 1, Members: 3, Script: []Step{{N: 1, Kind: "truncate-db", Target: 0, Peer: -1, Seed: 1}}}, v)
 	if !rep.Passed() {
 		t.Fatalf("step %d: %s", rep.FailStep, rep.Failure)
 	}
