@@ -19,7 +19,7 @@ FAULTS_LONG_STEPS ?= 100
 FAULTS_LONG_SEED  ?= 8
 FAULTS_TEST_FLAGS ?= -count=1 -timeout 40m -p 1
 
-FAULTS_CMD := build/faults
+FAULTS_CMD := build/faults-campaign
 
 EXTRA_TEST_SUITES += faults-short
 
