@@ -92,7 +92,7 @@ func (g *gatherer) local(ctx context.Context) {
 	}
 	g.st = &st
 	g.health, g.herr = member.LocalHealth(ctx, g.src.Local, g.src.LocalOptions)
-	m.Source, m.ID, m.Leader, m.Version = SourceLocal, plan.HexID(st.MemberID), hexOrEmpty(st.Leader), st.Version
+	m.Source, m.ID, m.Leader, m.Version = SourceLocal, hexID(st.MemberID), hexOrEmpty(st.Leader), st.Version
 	m.Role = roleOf(st)
 	m.RaftTerm, m.RaftIndex, m.AppliedIndex = st.RaftTerm, st.RaftIndex, st.AppliedIndex
 	m.DBSize, m.DBSizeInUse = st.DBSize, st.DBSizeInUse
@@ -109,11 +109,14 @@ func roleOf(st member.Status) string {
 	}
 }
 
+// hexID is a member or cluster ID as 16 hex digits, as etcdctl prints them.
+func hexID(id uint64) string { return fmt.Sprintf("%016x", id) }
+
 func hexOrEmpty(id uint64) string {
 	if id == 0 {
 		return ""
 	}
-	return plan.HexID(id)
+	return hexID(id)
 }
 
 // cluster observes the live cluster and asks every listed member for its
@@ -176,7 +179,7 @@ func (g *gatherer) memberStatuses(ctx context.Context, members []plan.Member) ma
 }
 
 func (g *gatherer) clusterMember(m plan.Member) ClusterMember {
-	cm := ClusterMember{ID: plan.HexID(m.ID), Name: m.Name, PeerURLs: nonNil(m.PeerURLs), ClientURLs: nonNil(m.ClientURLs),
+	cm := ClusterMember{ID: hexID(m.ID), Name: m.Name, PeerURLs: nonNil(m.PeerURLs), ClientURLs: nonNil(m.ClientURLs),
 		Healthy: m.Healthy, Self: g.isSelf(m), Role: RoleUnknown}
 	if m.IsLearner {
 		cm.Role = RoleLearner
@@ -210,11 +213,11 @@ func (g *gatherer) isSelf(m plan.Member) bool {
 // answering members see it.
 func (g *gatherer) leader() string {
 	if g.st != nil && g.st.Leader != 0 {
-		return plan.HexID(g.st.Leader)
+		return hexID(g.st.Leader)
 	}
 	for _, st := range g.statuses {
 		if st.Leader != 0 {
-			return plan.HexID(st.Leader)
+			return hexID(st.Leader)
 		}
 	}
 	return ""
@@ -233,7 +236,7 @@ func (g *gatherer) self() {
 		m.Leader = g.rep.Cluster.Leader
 	}
 	for _, cm := range g.list.Members {
-		if plan.HexID(cm.ID) == m.Leader {
+		if hexID(cm.ID) == m.Leader {
 			m.LeaderName = cm.Name
 			if st, ok := g.statuses[cm.ID]; ok {
 				m.LeaderRaftTerm, m.LeaderRaftIndex = st.RaftTerm, st.RaftIndex
@@ -263,7 +266,7 @@ func (g *gatherer) alarms(ctx context.Context) {
 		list = g.alarmsInStatuses()
 	}
 	for _, a := range list {
-		g.rep.Alarms = append(g.rep.Alarms, Alarm{Name: a.Name, MemberID: plan.HexID(a.MemberID),
+		g.rep.Alarms = append(g.rep.Alarms, Alarm{Name: a.Name, MemberID: hexID(a.MemberID),
 			MemberName: g.nameOf(a.MemberID), DBSize: g.sizeOf(a.MemberID)})
 	}
 }

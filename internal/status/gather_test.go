@@ -16,7 +16,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/member"
-	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/snapshot"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/testetcd"
 )
@@ -138,10 +137,10 @@ func testGatherRunning(t *testing.T, c *testetcd.Cluster, src Source, files know
 	if leader == want["n1"] {
 		wantRole = RoleLeader
 	}
-	if m.ID != plan.HexID(want["n1"]) || !hex16.MatchString(m.ID) || m.Name != "n1" || m.Source != SourceLocal || m.Role != wantRole {
+	if m.ID != hexID(want["n1"]) || !hex16.MatchString(m.ID) || m.Name != "n1" || m.Source != SourceLocal || m.Role != wantRole {
 		t.Errorf("member = %+v; want n1 %016x, local, %s", m, want["n1"], wantRole)
 	}
-	if m.Leader != plan.HexID(leader) || m.LeaderName == "" || m.LeaderRaftTerm != m.RaftTerm || m.LeaderRaftIndex == 0 {
+	if m.Leader != hexID(leader) || m.LeaderName == "" || m.LeaderRaftTerm != m.RaftTerm || m.LeaderRaftIndex == 0 {
 		t.Errorf("member leader %s (%s) term %d index %d, own term %d; want leader %016x at the same term",
 			m.Leader, m.LeaderName, m.LeaderRaftTerm, m.LeaderRaftIndex, m.RaftTerm, leader)
 	}
@@ -168,18 +167,18 @@ func testGatherRunning(t *testing.T, c *testetcd.Cluster, src Source, files know
 // healthy but the one named down.
 func checkClusterView(t *testing.T, r Report, want map[string]uint64, leader uint64, down string) {
 	t.Helper()
-	if len(r.Cluster.Members) != len(want) || r.Cluster.Leader != plan.HexID(leader) {
+	if len(r.Cluster.Members) != len(want) || r.Cluster.Leader != hexID(leader) {
 		t.Fatalf("cluster = %+v; want %d members, leader %016x", r.Cluster, len(want), leader)
 	}
 	for _, cm := range r.Cluster.Members {
 		wantHealthy := cm.Name != down
-		if cm.ID != plan.HexID(want[cm.Name]) || cm.Healthy != wantHealthy || cm.Self != (cm.Name == "n1") {
+		if cm.ID != hexID(want[cm.Name]) || cm.Healthy != wantHealthy || cm.Self != (cm.Name == "n1") {
 			t.Errorf("cluster member %+v; want ID %016x, healthy %t, self only for n1", cm, want[cm.Name], wantHealthy)
 		}
 		switch {
 		case !wantHealthy && (cm.Role != RoleUnknown || cm.DBSize != 0):
 			t.Errorf("down member %s: role %s, db %d; want unknown, no size", cm.Name, cm.Role, cm.DBSize)
-		case wantHealthy && (cm.DBSize <= 0 || cm.RaftIndex == 0 || (cm.Role == RoleLeader) != (cm.ID == plan.HexID(leader))):
+		case wantHealthy && (cm.DBSize <= 0 || cm.RaftIndex == 0 || (cm.Role == RoleLeader) != (cm.ID == hexID(leader))):
 			t.Errorf("member %s: %+v; want its size, index, and leader role only for %016x", cm.Name, cm, leader)
 		}
 	}
@@ -228,10 +227,10 @@ func testGatherStopped(t *testing.T, c *testetcd.Cluster, src Source) {
 	leader := awaitLeader(t, c)
 	r := Gather(ctxFor(t), src)
 	m := r.Member
-	if m.ID != plan.HexID(want["n1"]) || m.Source != SourcePeers || m.Role != RoleUnknown || m.Error == "" {
+	if m.ID != hexID(want["n1"]) || m.Source != SourcePeers || m.Role != RoleUnknown || m.Error == "" {
 		t.Errorf("member of a stopped etcd = %+v; want its ID from the peers, role unknown, the local error", m)
 	}
-	if m.Leader != plan.HexID(leader) || m.LeaderRaftIndex == 0 {
+	if m.Leader != hexID(leader) || m.LeaderRaftIndex == 0 {
 		t.Errorf("leader %s (index %d), want %016x as the peers see it", m.Leader, m.LeaderRaftIndex, leader)
 	}
 	if r.Healthy || len(r.Problems) == 0 || !strings.Contains(r.Problems[0], "does not answer") {
@@ -275,7 +274,7 @@ func TestGatherNoSpace(t *testing.T) {
 			src := sourceFor(c, 0, dir)
 			src.QuotaBytes = quota
 			r := Gather(ctxFor(t), src)
-			want := Alarm{Name: "NOSPACE", MemberID: plan.HexID(id), MemberName: "n1", DBSize: r.Member.DBSize}
+			want := Alarm{Name: "NOSPACE", MemberID: hexID(id), MemberName: "n1", DBSize: r.Member.DBSize}
 			if len(r.Alarms) != 1 || r.Alarms[0] != want {
 				t.Errorf("alarms = %+v, want [%+v]", r.Alarms, want)
 			}
@@ -288,7 +287,7 @@ func TestGatherNoSpace(t *testing.T) {
 			}
 			var text bytes.Buffer
 			_ = WriteText(&text, r)
-			if !strings.Contains(text.String(), "alarms      NOSPACE on n1 "+plan.HexID(id)) {
+			if !strings.Contains(text.String(), "alarms      NOSPACE on n1 "+hexID(id)) {
 				t.Errorf("text lacks the alarm:\n%s", text.String())
 			}
 			t.Logf("status:\n%s", text.String())
