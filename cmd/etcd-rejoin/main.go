@@ -52,6 +52,8 @@ func init() {
 		{"run", "", "run the service (default)", (*app).run},
 		{"plan", "[--json]", "print the action it would take and why; exit 0, or 3 when it would wait", (*app).plan},
 		{"check", "", "validate the configuration offline; exit 0, or 78 listing every problem", (*app).check},
+		{"status", "[--json]", "this member and its cluster at a glance; exit 0 only when this member is healthy", (*app).status},
+		{"etcdctl", "[ARGS...]", "run etcdctl with the service's endpoints, TLS files and etcd user", (*app).etcdctl},
 		{"snapshot", "[--output PATH]", "take a verified snapshot now, into snapshot-dir or PATH", (*app).snapshot},
 		{"recover", "(--from-snapshot FILE | --from-local-data) [--dry-run]", "after a lost quorum: make this host a new one-member cluster that the others rejoin", (*app).recoverCmd},
 		{"leave", "", "take this member out of its cluster for good; the service stays out", (*app).leave},
