@@ -84,7 +84,7 @@ func runScript(t *testing.T, members int, steps ...Step) *Report {
 	for i := range steps {
 		steps[i].N = i + 1
 	}
-	return runCampaign(t, Config{Seed: 1, Members: members, Script: steps}, etcdVersion(t))
+	return runCampaign(t, Config{Seed: 1, Members: members, Script: steps, HealTimeout: 90 * time.Second}, etcdVersion(t))
 }
 
 // runCampaign runs a campaign on etcd v; the log directory is kept (and
@@ -238,7 +238,8 @@ func TestReproTruncatedDB(t *testing.T) {
 	if !ok {
 		t.Skip("no etcd 3.4")
 	}
-	rep := runCampaign(t, Config{Seed: 1, Members: 3, Script: []Step{{N: 1, Kind: "truncate-db", Target: 0, Peer: -1, Seed: 1}}}, v)
+	rep := runCampaign(t, Config{Seed: 1, Members: 3, HealTimeout: 90 * time.Second,
+		Script: []Step{{N: 1, Kind: "truncate-db", Target: 0, Peer: -1, Seed: 1}}}, v)
 	if !rep.Passed() {
 		t.Fatalf("step %d: %s", rep.FailStep, rep.Failure)
 	}
