@@ -110,6 +110,7 @@ type Campaign struct {
 	foreign    string
 	notReached map[string]int
 	results    []StepResult
+	maxRev     int64 // the highest revision a linearizable read returned after a step
 
 	mu        sync.Mutex
 	violation error
@@ -444,9 +445,14 @@ func (cp *Campaign) afterStep(ctx context.Context) error {
 	if n := cp.w.Checkpoint(ctx, cp.c.all); n > 0 {
 		cp.logf("checkpoint: %d of %d reads failed", n, cp.cfg.Keys)
 	}
-	if err := cp.c.agree(ctx); err != nil {
+	rev, err := cp.c.agree(ctx)
+	if err != nil {
 		return err
 	}
+	if rev < cp.maxRev {
+		return &violation{what: fmt.Sprintf("the cluster's revision went back from %d to %d: a second history", cp.maxRev, rev)}
+	}
+	cp.maxRev = rev
 	v := Check(cp.hist.Ops(), time.Minute)
 	cp.logf("history: %d operations (%d acknowledged, %d failed, %d unknown), linearizable %s, checked in %s",
 		v.Ops, v.Acked, v.Failed, v.Unknown, v.Linearizable, v.CheckTook.Round(time.Millisecond))

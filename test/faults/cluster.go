@@ -483,34 +483,36 @@ func distinctHosts(who []string) []string {
 // agree checks that every member holds the same keys and values at one
 // revision: the latest one, read linearizably, then read serializably from
 // each member alone once it has applied it.
-func (c *Cluster) agree(ctx context.Context) error {
+// It returns that revision.
+func (c *Cluster) agree(ctx context.Context) (int64, error) {
 	var last error
 	for attempt := 0; attempt < 30; attempt++ {
-		last = c.agreeOnce(ctx)
+		rev, err := c.agreeOnce(ctx)
 		var v *violation
-		if last == nil || errors.As(last, &v) {
-			return last
+		if err == nil || errors.As(err, &v) {
+			return rev, err
 		}
+		last = err
 		if !sleepCtx(ctx, 300*time.Millisecond) {
-			return ctx.Err()
+			return 0, ctx.Err()
 		}
 	}
-	return fmt.Errorf("members do not all serve the latest revision: %w", last)
+	return 0, fmt.Errorf("members do not all serve the latest revision: %w", last)
 }
 
-func (c *Cluster) agreeOnce(ctx context.Context) error {
+func (c *Cluster) agreeOnce(ctx context.Context) (int64, error) {
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	head, err := c.all.Get(cctx, "campaign/probe")
 	if err != nil {
-		return fmt.Errorf("read the latest revision: %w", err)
+		return 0, fmt.Errorf("read the latest revision: %w", err)
 	}
 	rev := head.Header.Revision
 	var first []string
 	for i, m := range c.Members {
 		resp, err := m.cli.Get(cctx, "\x00", clientv3.WithFromKey(), clientv3.WithRev(rev), clientv3.WithSerializable())
 		if err != nil {
-			return fmt.Errorf("%s at revision %d: %w", m.Name, rev, err)
+			return 0, fmt.Errorf("%s at revision %d: %w", m.Name, rev, err)
 		}
 		var kvs []string
 		for _, kv := range resp.Kvs {
@@ -521,10 +523,10 @@ func (c *Cluster) agreeOnce(ctx context.Context) error {
 			continue
 		}
 		if !slices.Equal(kvs, first) {
-			return &violation{what: fmt.Sprintf("%s and %s hold different data at revision %d: %s", c.Members[0].Name, m.Name, rev, firstDiff(first, kvs))}
+			return 0, &violation{what: fmt.Sprintf("%s and %s hold different data at revision %d: %s", c.Members[0].Name, m.Name, rev, firstDiff(first, kvs))}
 		}
 	}
-	return nil
+	return rev, nil
 }
 
 // firstDiff describes where two key lists part.
