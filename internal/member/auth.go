@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // maxRecvMsgSize bounds one gRPC answer: what etcd-rejoin asks for (status,
@@ -68,6 +69,16 @@ func isAuth(err error) bool {
 		}
 	}
 	return false
+}
+
+// newClient is clientv3.New, whose error wraps ErrAuth when the members
+// refused the credentials (clientv3 authenticates as it connects).
+func newClient(cfg clientv3.Config) (*clientv3.Client, error) {
+	cli, err := clientv3.New(cfg)
+	if err != nil && strings.Contains(err.Error(), rpctypes.ErrorDesc(rpctypes.ErrGRPCNotSupportedForLearner)) {
+		return nil, fmt.Errorf("%w: %w", ErrLearner, err)
+	}
+	return cli, authWrap(err)
 }
 
 // authWrap makes an authentication or permission error errors.Is-able

@@ -32,7 +32,7 @@ func Dial(ctx context.Context, endpoints []string, o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
-	cli, err := clientv3.New(cfg)
+	cli, err := newClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("dial %v: %w", endpoints, err)
 	}

@@ -45,7 +45,7 @@ func firstCurrentList(ctx context.Context, cfg clientv3.Config, o Options, endpo
 // honour the request's linearizable flag, which clientv3 sets.)
 func currentList(ctx context.Context, cfg clientv3.Config, o Options, endpoint string) (*clientv3.MemberListResponse, error) {
 	cfg.Endpoints = []string{endpoint}
-	cli, err := clientv3.New(cfg)
+	cli, err := newClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", endpoint, err)
 	}

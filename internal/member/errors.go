@@ -36,6 +36,9 @@ var (
 	ErrNoLeader = errors.New("member sees no leader")
 	// ErrNotCaughtUp: a linearizable read through the member did not succeed.
 	ErrNotCaughtUp = errors.New("member not caught up with the leader")
+	// ErrLearner: the member is a learner, which refuses the request
+	// (with etcd auth on, a learner refuses even to authenticate a client).
+	ErrLearner = errors.New("the member is a learner")
 	// ErrLockBusy: another service holds a cluster-wide lock.
 	ErrLockBusy = errors.New("another etcd-rejoin holds the lock")
 )
@@ -50,6 +53,7 @@ var sentinels = []struct {
 	{rpctypes.ErrMemberLearnerNotReady, ErrLearnerNotReady},
 	{rpctypes.ErrMemberNotLearner, ErrMemberNotLearner},
 	{rpctypes.ErrUnhealthy, ErrClusterUnhealthy},
+	{rpctypes.Error(rpctypes.ErrGRPCNotSupportedForLearner), ErrLearner},
 }
 
 // sentinelFor returns our sentinel for one of etcd's errors, or nil.

@@ -29,25 +29,76 @@ func (h Health) Ready() bool { return h.Leader != 0 && h.Voting && h.CaughtUp }
 // and ErrNotCaughtUp when a voter's linearizable read fails; the Health
 // holds what was learnt in each case.
 func LocalHealth(ctx context.Context, endpoint string, o Options) (Health, error) {
-	o = o.withDefaults()
-	cfg, err := o.clientConfig([]string{endpoint})
-	if err != nil {
-		return Health{}, fmt.Errorf("local health: %w", err)
+	c := NewChecker(endpoint, o)
+	defer c.Close()
+	return c.Health(ctx)
+}
+
+// Checker checks one member again and again over one client, so that with
+// etcd's auth on it authenticates once (an authentication is a raft
+// proposal and a bcrypt check), not at every check. A failure to connect or
+// to authenticate drops the client: the next check connects anew and reads
+// the password file again.
+type Checker struct {
+	endpoint string
+	o        Options
+	cli      *clientv3.Client
+	tls      *tls.Config
+}
+
+// NewChecker returns a checker of the member at endpoint; it connects at
+// its first check.
+func NewChecker(endpoint string, o Options) *Checker {
+	return &Checker{endpoint: endpoint, o: o.withDefaults()}
+}
+
+// Close closes the client, if any.
+func (c *Checker) Close() {
+	if c.cli != nil {
+		_ = c.cli.Close()
+		c.cli = nil
 	}
-	cli, err := clientv3.New(cfg)
-	if err != nil {
-		return Health{}, fmt.Errorf("local health of %s: %w", endpoint, err)
+}
+
+// Health checks the member (see LocalHealth).
+func (c *Checker) Health(ctx context.Context) (Health, error) {
+	if err := c.connect(ctx); err != nil {
+		return Health{}, err
 	}
-	defer func() { _ = cli.Close() }()
-	h, err := localStatus(ctx, cli, endpoint, cfg.TLS, o)
+	h, err := localStatus(ctx, c.cli, c.endpoint, c.tls, c.o)
+	if isAuth(err) {
+		c.Close()
+	}
 	if err != nil || !h.Voting {
 		return h, err
 	}
-	if err := readThrough(ctx, cli, o); err != nil {
-		return h, fmt.Errorf("local health of %s: %w: %w", endpoint, ErrNotCaughtUp, err)
+	if err := readThrough(ctx, c.cli, c.o); err != nil {
+		return h, fmt.Errorf("local health of %s: %w: %w", c.endpoint, ErrNotCaughtUp, err)
 	}
 	h.CaughtUp = true
 	return h, nil
+}
+
+// connect makes the client once the member listens: a client made earlier
+// would wait out gRPC's reconnect backoff (a second and more) after etcd
+// came up.
+func (c *Checker) connect(ctx context.Context) error {
+	if c.cli != nil {
+		return nil
+	}
+	if err := refusedAt(ctx, c.endpoint, c.o.DialAddress); err != nil {
+		return fmt.Errorf("local health: %w", err)
+	}
+	cfg, err := c.o.clientConfig([]string{c.endpoint})
+	if err != nil {
+		return fmt.Errorf("local health: %w", err)
+	}
+	cli, err := newClient(cfg)
+	if err != nil {
+		return fmt.Errorf("local health of %s: %w", c.endpoint, err)
+	}
+	c.cli, c.tls = cli, cfg.TLS
+	return nil
 }
 
 func localStatus(ctx context.Context, cli *clientv3.Client, endpoint string, cfg *tls.Config, o Options) (Health, error) {

@@ -77,9 +77,14 @@ func observeClients(ctx context.Context, o Options, endpoints []string) (plan.Cl
 	if err != nil {
 		return plan.Cluster{}, err
 	}
-	cli, err := clientv3.New(cfg)
+	cli, err := newClient(cfg)
+	if errors.Is(err, ErrAuth) {
+		return plan.Cluster{Reachable: true, AuthError: fmt.Sprintf("%v: %v", endpoints, err)}, nil
+	}
 	if err != nil {
-		return plan.Cluster{}, fmt.Errorf("etcd client for %v: %w", endpoints, err)
+		// With a user configured, clientv3 connects and authenticates at
+		// once; a failure there is no answer, as a failed Status would be.
+		return plan.Cluster{Errors: []string{fmt.Sprintf("etcd client for %v: %v", endpoints, err)}}, nil
 	}
 	defer func() { _ = cli.Close() }()
 	ob := observer{o: o, cli: cli, cfg: cfg, tls: cfg.TLS, status: map[string]statusResult{}}

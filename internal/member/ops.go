@@ -89,7 +89,7 @@ func Alarms(ctx context.Context, endpoints []string, o Options) ([]Alarm, error)
 	if err != nil {
 		return nil, fmt.Errorf("alarm list: %w", err)
 	}
-	cli, err := clientv3.New(cfg)
+	cli, err := newClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("alarm list: client for %v: %w", endpoints, err)
 	}
@@ -174,7 +174,7 @@ func withEndpoint(ctx context.Context, endpoint string, o Options, f func(cli *c
 	if err != nil {
 		return err
 	}
-	cli, err := clientv3.New(cfg)
+	cli, err := newClient(cfg)
 	if err != nil {
 		return fmt.Errorf("client: %w", err)
 	}

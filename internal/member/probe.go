@@ -65,12 +65,21 @@ func probeTLS(ctx context.Context, conn net.Conn, host string, cfg *tls.Config) 
 // address (the connection is refused): every other outcome is left to the
 // real request.
 func refused(ctx context.Context, endpoint string) error {
+	return refusedAt(ctx, endpoint, "")
+}
+
+// refusedAt is refused for an endpoint reached at dialAddr ("": its own
+// host and port).
+func refusedAt(ctx context.Context, endpoint, dialAddr string) error {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return nil
 	}
+	if dialAddr == "" {
+		dialAddr = u.Host
+	}
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	conn, err := d.DialContext(ctx, "tcp", dialAddr)
 	if err != nil {
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			return fmt.Errorf("%s: %w", endpoint, err)

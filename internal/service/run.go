@@ -144,7 +144,9 @@ func (s *Service) runEtcd(ctx context.Context, p plan.Plan, l launch) error {
 	if l.joining {
 		failpoint.Hit(failpoint.AfterStart)
 	}
-	h, err := s.awaitReady(ctx, proc, l)
+	checker := s.localChecker()
+	defer checker.Close()
+	h, err := s.awaitReady(ctx, proc, l, checker)
 	if err != nil {
 		return s.finish(ctx, proc, membershipRefusal(p, proc, err))
 	}
@@ -154,7 +156,7 @@ func (s *Service) runEtcd(ctx context.Context, p plan.Plan, l launch) error {
 	s.notify.ReadyStatus(msg)
 	s.log.Info(msg, "member", plan.HexID(h.MemberID), "action", string(p.Action), "ready_after", took.String())
 	s.remember(plan.Memory{MemberID: h.MemberID, ClusterID: h.ClusterID})
-	return s.finish(ctx, proc, s.watch(ctx, proc, h.MemberID, msg))
+	return s.finish(ctx, proc, s.watch(ctx, proc, checker, h.MemberID, msg))
 }
 
 // refusals are the lines etcd logs when it refuses to start as an existing
@@ -245,7 +247,7 @@ func checkMemberID(h member.Health, want uint64) error {
 
 // awaitReady polls the local member until it is healthy, voting and caught
 // up, promoting it when it is a learner.
-func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l launch) (member.Health, error) {
+func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l launch, checker *member.Checker) (member.Health, error) {
 	tick := time.NewTicker(min(readyPoll, s.cfg.HealthInterval))
 	defer tick.Stop()
 	last := ""
@@ -268,13 +270,19 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 			continue
 		case <-tick.C:
 		}
-		h, err := s.localHealth(ctx)
+		h, err := s.localHealth(ctx, checker)
 		if err != nil {
 			s.log.Debug("local member not ready", "err", err)
 		}
 		answered = answered || h.MemberID != 0
 		if err := checkMemberID(h, l.memberID); err != nil {
 			return h, err
+		}
+		if errors.Is(err, member.ErrLearner) && l.memberID != 0 {
+			// With etcd auth on, a learner does not even authenticate a
+			// client: its state is known only from the cluster.
+			h = member.Health{MemberID: l.memberID, IsLearner: true}
+			err = nil
 		}
 		msg := ""
 		switch {
@@ -364,12 +372,17 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func (s *Service) localHealth(ctx context.Context) (member.Health, error) {
+// localChecker checks this host's own member for the life of one etcd
+// process.
+func (s *Service) localChecker() *member.Checker {
+	return member.NewChecker(member.LocalFor(s.cfg, s.log))
+}
+
+func (s *Service) localHealth(ctx context.Context, c *member.Checker) (member.Health, error) {
 	timeout := min(s.cfg.RequestTimeout, s.checkInterval())
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	endpoint, o := member.LocalFor(s.cfg, s.log)
-	return member.LocalHealth(cctx, endpoint, o)
+	return c.Health(cctx)
 }
 
 // checkInterval is how often the running member is checked: the health
@@ -385,7 +398,7 @@ func (s *Service) checkInterval() time.Duration {
 // watch checks the running member; each WATCHDOG=1 follows a check that
 // succeeded just before it. It returns when etcd exits, when the local
 // endpoint answers as another member, or when ctx ends.
-func (s *Service) watch(ctx context.Context, proc *supervise.Process, id uint64, readyMsg string) error {
+func (s *Service) watch(ctx context.Context, proc *supervise.Process, checker *member.Checker, id uint64, readyMsg string) error {
 	tick := time.NewTicker(s.checkInterval())
 	defer tick.Stop()
 	healthy := true
@@ -397,7 +410,7 @@ func (s *Service) watch(ctx context.Context, proc *supervise.Process, id uint64,
 			return exited(proc)
 		case <-tick.C:
 		}
-		h, err := s.localHealth(ctx)
+		h, err := s.localHealth(ctx, checker)
 		if err := checkMemberID(h, id); err != nil {
 			return err
 		}

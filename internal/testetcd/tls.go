@@ -60,11 +60,22 @@ func NewCA(t testing.TB) *CA {
 // key files.
 func (ca *CA) Issue(t testing.TB, hosts []string) (certFile, keyFile string) {
 	t.Helper()
+	return ca.IssueCN(t, "", hosts)
+}
+
+// IssueCN is Issue with a common name of the caller's ("": a generated
+// one); etcd takes the CN of a client certificate as the user name when
+// client-cert-auth and auth are on.
+func (ca *CA) IssueCN(t testing.TB, cn string, hosts []string) (certFile, keyFile string) {
+	t.Helper()
 	serial := ca.n.Add(1)
+	if cn == "" {
+		cn = fmt.Sprintf("etcd-rejoin test %d", serial)
+	}
 	key := newKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: fmt.Sprintf("etcd-rejoin test %d", serial)},
+		Subject:      pkix.Name{CommonName: cn},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,

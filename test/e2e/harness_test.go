@@ -64,6 +64,8 @@ type lab struct {
 	discover bool
 	// hostEnv, when set, adds environment for host i (after extra).
 	hostEnv func(i int) []string
+	// user and password authenticate the test's own clients (etcd auth).
+	user, password string
 }
 
 // newLab prepares n hosts on prefix.1..n; nothing runs yet.
@@ -77,16 +79,20 @@ func newLab(t testing.TB, v testetcd.Version, prefix string, n int) *lab {
 
 // withTLS switches every member to https with client and peer certificate
 // authentication.
-func (l *lab) withTLS() {
+func (l *lab) withTLS() { l.withTLSAs("") }
+
+// withTLSAs is withTLS with every certificate's CN set to cn (etcd's user
+// under client certificate authentication).
+func (l *lab) withTLSAs(cn string) {
 	l.ca = testetcd.NewCA(l.t)
 	for i := range l.nodes {
 		n := &l.nodes[i]
 		n.ClientURL = strings.Replace(n.ClientURL, "http://", "https://", 1)
 		n.PeerURL = strings.Replace(n.PeerURL, "http://", "https://", 1)
-		cert, key := l.ca.Issue(l.t, []string{n.IP, "127.0.0.1"}) // peer connections come from 127.0.0.1
+		cert, key := l.ca.IssueCN(l.t, cn, []string{n.IP, "127.0.0.1"}) // peer connections come from 127.0.0.1
 		l.certs[i] = testetcd.TLSFiles{CAFile: l.ca.File, CertFile: cert, KeyFile: key}
 	}
-	cert, key := l.ca.Issue(l.t, []string{"127.0.0.1"})
+	cert, key := l.ca.IssueCN(l.t, cn, []string{"127.0.0.1"})
 	l.client = testetcd.TLSFiles{CAFile: l.ca.File, CertFile: cert, KeyFile: key}
 }
 
@@ -222,7 +228,7 @@ func (l *lab) cli(idx ...int) *clientv3.Client {
 	for _, i := range idx {
 		eps = append(eps, l.nodes[i].ClientURL)
 	}
-	cfg := clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop()}
+	cfg := clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), Username: l.user, Password: l.password}
 	if l.client.CertFile != "" {
 		tc, err := l.client.Config()
 		if err != nil {
