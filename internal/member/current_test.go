@@ -117,7 +117,8 @@ func TestUpdateAndLock(t *testing.T) {
 // its listen address.
 func TestLocalFor(t *testing.T) {
 	cfg, err := config.Load(config.Input{Environ: []string{
-		"ETCD_NAME=n1", "ETCD_INITIAL_CLUSTER=n1=http://10.0.0.1:2380", "ETCD_INITIAL_ADVERTISE_PEER_URLS=http://10.0.0.1:2380",
+		"ETCD_NAME=n1", "ETCD_INITIAL_CLUSTER=n1=https://10.0.0.1:2380", "ETCD_INITIAL_ADVERTISE_PEER_URLS=https://10.0.0.1:2380",
+		"ETCD_LISTEN_PEER_URLS=https://10.0.0.1:2380", "ETCD_PEER_CERT_FILE=/c", "ETCD_PEER_KEY_FILE=/k",
 		"ETCD_LISTEN_CLIENT_URLS=https://0.0.0.0:2379", "ETCD_ADVERTISE_CLIENT_URLS=https://etcd1.example:2379,https://10.0.0.1:2379",
 		"ETCD_CERT_FILE=/c", "ETCD_KEY_FILE=/k"}})
 	if err != nil {
