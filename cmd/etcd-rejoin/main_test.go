@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/config"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/testcmd"
 )
 
 // runIn runs the command line with a clean environment plus env, in a fresh
@@ -206,5 +207,49 @@ func TestJournalLinesCarryNoTimestamp(t *testing.T) {
 		if !strings.Contains(buf.String(), "msg=decision action=restart") {
 			t.Errorf("line %q", buf.String())
 		}
+	}
+}
+
+// check, run as root, reads every certificate and key as the service's user:
+// one only root may read is a configuration problem that names the file,
+// the user and what to change.
+func TestCheckReadsFilesAsTheServiceUser(t *testing.T) {
+	testcmd.NeedRoot(t, "check reading files as another user")
+	dir, err := os.MkdirTemp("/var/lib", "check-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, "etcd.key")
+	cert := filepath.Join(dir, "etcd.crt")
+	for p, mode := range map[string]os.FileMode{key: 0o600, cert: 0o644} {
+		if err := os.WriteFile(p, []byte("x"), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{"ETCD_NAME=n1", "ETCD_INITIAL_CLUSTER=n1=https://10.0.0.1:2380", "ETCD_INITIAL_ADVERTISE_PEER_URLS=https://10.0.0.1:2380",
+		"ETCD_LISTEN_PEER_URLS=https://10.0.0.1:2380", "ETCD_ADVERTISE_CLIENT_URLS=https://10.0.0.1:2379", "ETCD_LISTEN_CLIENT_URLS=https://10.0.0.1:2379",
+		"ETCD_CERT_FILE=" + cert, "ETCD_KEY_FILE=" + key, "ETCD_PEER_CERT_FILE=" + cert, "ETCD_PEER_KEY_FILE=" + key}
+	code, _, stderr := runIn(t, env, "check", "--user", "nobody")
+	if code != 78 {
+		t.Fatalf("check = %d, want 78; stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{"etcd.key-file (env ETCD_KEY_FILE): " + key + " cannot be read by user nobody", "permission denied",
+		"setfacl -m u:nobody:r FILE", "LoadCredential="} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, cert+" cannot") {
+		t.Errorf("the readable certificate is reported:\n%s", stderr)
+	}
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, stderr := runIn(t, env, "check", "--user", "nobody"); code != 0 {
+		t.Errorf("check with readable files = %d\n%s%s", code, out, stderr)
 	}
 }

@@ -301,6 +301,34 @@ func (b *builder) checkFiles(cfg *Config, stat func(string) (os.FileInfo, error)
 	}
 }
 
+// File is a file the configuration names: its key, where the value came
+// from, and the path.
+type File struct{ Key, Source, Path string }
+
+// Files lists the certificate, key, CA and password files the configuration
+// names (etcd's and etcd-rejoin's own), each once.
+func (c *Config) Files() []File {
+	b := &builder{etcd: c.Etcd, etcdSrc: map[string]string{}, ownSrc: map[string]string{}}
+	for k, src := range c.Sources {
+		if flag, ok := strings.CutPrefix(k, "etcd."); ok {
+			b.etcdSrc[flag] = src
+		} else {
+			b.ownSrc[k] = src
+		}
+	}
+	var out []File
+	seen := map[string]bool{}
+	for _, key := range fileKeys {
+		path, src := b.lookup(c, key)
+		if path == "" || seen[path] {
+			continue
+		}
+		seen[path] = true
+		out = append(out, File{Key: key, Source: src, Path: path})
+	}
+	return out
+}
+
 func (b *builder) lookup(cfg *Config, key string) (value, source string) {
 	if flag, ok := strings.CutPrefix(key, "etcd."); ok {
 		return b.etcd[flag], b.etcdSrc[flag]
