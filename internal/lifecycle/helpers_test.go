@@ -16,18 +16,19 @@ import (
 	"github.com/etcd-rejoin/etcd-rejoin/internal/testetcd"
 )
 
-// Loopback ranges of this package: 127.0.238.0/24 and 127.0.239.0/24. Each
+// Loopback ranges of this package: host numbers 101-199 of 127.0.238.0/24
+// and 127.0.239.0/24 (the e2e lifecycle benchmark takes 1-3 of each). Each
 // test that runs etcd takes a block of host numbers in one of them, one
 // cluster per etcd version in the block (see addr).
 const (
-	netSnap  = "127.0.238" // snapshots .1-.9, applied index .11-.19, recover .21-.29, round failures .31-.39
-	netLeave = "127.0.239" // leave .1-.9, last member .31-.39
+	netSnap  = "127.0.238" // snapshots .101-.109, applied index .111-.119, recover .121-.129, round failures .131-.139
+	netLeave = "127.0.239" // leave .101-.109, last member .131-.139
 )
 
-// addr is host number base+version*3+member+1 of net: three members per
+// addr is host number 100+base+version*3+member+1 of net: three members per
 // etcd version.
 func addr(net string, base, version, member int) string {
-	return fmt.Sprintf("%s.%d", net, base+3*version+member+1)
+	return fmt.Sprintf("%s.%d", net, 100+base+3*version+member+1)
 }
 
 func ctxFor(t testing.TB) context.Context {

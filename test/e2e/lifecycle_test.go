@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -159,7 +161,7 @@ func assertThreeVoters(t *testing.T, l *lab, old uint64, prefix string, want int
 // loseTwoDisks wipes hosts 0 and 1 and starts their services again: they
 // wait (no data, no quorum) as services restarted by systemd would. Host 2
 // keeps running its member of the old cluster, without quorum.
-func loseTwoDisks(t *testing.T, l *lab) {
+func loseTwoDisks(t testing.TB, l *lab) {
 	t.Helper()
 	for _, i := range []int{0, 1} {
 		l.wipe(i)
@@ -492,7 +494,7 @@ func waitCount(t *testing.T, h *host, s string, n int, timeout time.Duration) {
 }
 
 // ownSnapshots lists the snapshots Take named in dir, newest first.
-func ownSnapshots(t *testing.T, dir string) []string {
+func ownSnapshots(t testing.TB, dir string) []string {
 	t.Helper()
 	files, err := snapshot.List(dir)
 	if err != nil {
@@ -570,4 +572,91 @@ func toStrings(v any) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// netRecoverBench is the lifecycle benchmark's loopback /24: its etcd
+// versions run one after the other on hosts .1-.3 of it (the lifecycle
+// package's tests use .101 and up).
+const netRecoverBench = 238
+
+// recoverBenchData is how much value data the recovery benchmark writes.
+const recoverBenchData = 64 << 20
+
+// BenchmarkRecoverFromSnapshot64MB measures, per etcd version, on a
+// three-member cluster run by etcd-rejoin holding 64 MiB of values:
+// `etcd-rejoin snapshot` (s/snapshot, MiB/snapshot), and after two of the
+// three disks are lost, `recover --from-snapshot` on the survivor
+// (s/recover-command) and from its start to all three members ready as
+// voters again (s/recover-to-3-voters). Run it with
+//
+//	go test -run '^$' -bench RecoverFromSnapshot64MB -benchtime 1x ./test/e2e/
+func BenchmarkRecoverFromSnapshot64MB(b *testing.B) {
+	for _, v := range testetcd.Versions(b) {
+		b.Run("etcd"+v.Name, func(b *testing.B) {
+			for n := 0; n < b.N; n++ {
+				benchRecover(b, v, fmt.Sprintf("127.0.%d", netRecoverBench))
+			}
+		})
+	}
+}
+
+func benchRecover(b *testing.B, v testetcd.Version, prefix string) {
+	b.StopTimer()
+	l := newLab(b, v, prefix, 3)
+	l.extra = []string{"ETCD_REJOIN_SNAPSHOT_INTERVAL=0", "ETCD_REJOIN_JOIN_TIMEOUT=5m"}
+	l.hostEnv = func(i int) []string { return []string{"ETCD_REJOIN_SNAPSHOT_DIR=" + snapDirOf(l, i)} }
+	l.startAll()
+	fillValues(b, l.cli(), recoverBenchData)
+	start := time.Now()
+	l.mustRejoin(2, "snapshot")
+	took := time.Since(start)
+	snap := ownSnapshots(b, snapDirOf(l, 2))[0]
+	fi, err := os.Stat(snap)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(took.Seconds(), "s/snapshot")
+	b.ReportMetric(float64(fi.Size())/(1<<20), "MiB/snapshot")
+
+	loseTwoDisks(b, l)
+	l.hosts[2].stop(20 * time.Second)
+	b.StartTimer()
+	start = time.Now()
+	l.mustRejoin(2, "recover", "--from-snapshot", snap)
+	b.ReportMetric(time.Since(start).Seconds(), "s/recover-command")
+	l.start(2)
+	for _, h := range l.hosts {
+		h.waitReady(b)
+	}
+	b.ReportMetric(time.Since(start).Seconds(), "s/recover-to-3-voters")
+	b.StopTimer()
+	for i := range l.nodes {
+		if n := l.count(i, "bench"); n != recoverBenchData/(64<<10) {
+			b.Errorf("%s: %d keys after the recovery, want %d", l.nodes[i].Name, n, recoverBenchData/(64<<10))
+		}
+	}
+	for _, h := range l.hosts {
+		h.stop(20 * time.Second)
+	}
+}
+
+// fillValues writes size bytes of random values, 64 KiB each, 16 to a
+// transaction, under bench/.
+func fillValues(b *testing.B, cli *clientv3.Client, size int) {
+	b.Helper()
+	const valueSize, perTxn = 64 << 10, 16
+	value := make([]byte, valueSize)
+	for i := 0; i < size/valueSize; i += perTxn {
+		ops := make([]clientv3.Op, perTxn)
+		for j := range ops {
+			_, _ = rand.Read(value)
+			ops[j] = clientv3.OpPut(fmt.Sprintf("bench/%06d", i+j), string(value))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_, err := cli.Txn(ctx).Then(ops...).Commit()
+		cancel()
+		if err != nil {
+			b.Fatalf("fill: %v", err)
+		}
+	}
 }
