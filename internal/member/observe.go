@@ -122,6 +122,9 @@ func (ob *observer) observe(ctx context.Context, endpoints []string) plan.Cluste
 	}
 	ob.askStatus(ctx, ob.o.sameScheme(clientURLsOf(c.Members)))
 	ob.markHealthy(c.Members, c.ClusterID)
+	if c.Quorum {
+		c.Version = ob.clusterVersion(ctx, c.Members)
+	}
 	c.Conflict = ob.conflict()
 	c.Errors = ob.errors()
 	return c
@@ -235,6 +238,24 @@ func (ob *observer) markHealthy(members []plan.Member, clusterID uint64) {
 			break
 		}
 	}
+}
+
+// clusterVersion asks the healthy members, in turn, for the cluster
+// version; "" when none says.
+func (ob *observer) clusterVersion(ctx context.Context, members []plan.Member) string {
+	for _, m := range members {
+		if !m.Healthy {
+			continue
+		}
+		for _, ep := range ob.o.sameScheme(m.ClientURLs) {
+			v, err := clusterVersion(ctx, ep, ob.o)
+			if err == nil && v != "" {
+				return v
+			}
+			ob.o.Log.Debug("no cluster version", "endpoint", ep, "err", err)
+		}
+	}
+	return ""
 }
 
 // conflict names the clusters when members of more than one answered with a

@@ -5,12 +5,37 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/etcd-rejoin/etcd-rejoin/internal/etcdversion"
 )
 
 // Decide turns an observation into a plan. It is the whole decision table of
 // etcd-rejoin; see the README for the table and decide_test.go for a named
 // row per case.
 func Decide(o Observation) Plan {
+	p := decide(o)
+	switch p.Action {
+	case Restart, Join, Rejoin:
+		if why := versionSkew(o); why != "" {
+			return Plan{Action: Wait, Reason: why + "; not starting etcd"}
+		}
+	}
+	return p
+}
+
+// versionSkew says why the local etcd may not run in the live cluster (etcd
+// upgrades one minor release at a time and never runs below the cluster
+// version), or "".
+func versionSkew(o Observation) string {
+	local, err1 := etcdversion.Parse(o.LocalVersion)
+	cluster, err2 := etcdversion.Parse(o.Cluster.Version)
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	return etcdversion.Skew(local, cluster)
+}
+
+func decide(o Observation) Plan {
 	if l := o.Memory.Left; l != nil {
 		return Plan{Action: Wait, Reason: fmt.Sprintf("left the cluster on %s (member %s of cluster %s); run `etcd-rejoin join` to come back",
 			l.At.UTC().Format(time.RFC3339), HexID(l.MemberID), HexID(l.ClusterID))}

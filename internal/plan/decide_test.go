@@ -247,6 +247,20 @@ func TestDecide(t *testing.T) {
 				AuthError: "etcdserver: permission denied"}},
 			Plan{Action: Wait}, "check client-auth"},
 
+		// version skew
+		{"skew: a 3.6 binary on a 3.4 cluster waits",
+			Observation{Self: self, Data: ownData, Learner: true, LocalVersion: "3.6.16",
+				Cluster: Cluster{Reachable: true, Quorum: true, ClusterID: cid, Version: "3.4.0", Members: []Member{n1, n2, n3}}},
+			Plan{Action: Wait}, "etcd upgrades one minor release at a time (upgrade every member to 3.5 first); not starting etcd"},
+		{"skew: a 3.4 binary on a 3.5 cluster waits",
+			Observation{Self: self, Data: noData, Learner: true, LocalVersion: "3.4.23",
+				Cluster: Cluster{Reachable: true, Quorum: true, ClusterID: cid, Version: "3.5.0", Members: []Member{n1, n2, n3}}},
+			Plan{Action: Wait}, "never runs a member below the cluster version"},
+		{"skew: the rolling one-minor upgrade restarts",
+			Observation{Self: self, Data: ownData, Learner: true, LocalVersion: "3.5.35",
+				Cluster: Cluster{Reachable: true, Quorum: true, ClusterID: cid, Version: "3.4.0", Members: []Member{n1, n2, n3}}},
+			Plan{Action: Restart, Existing: &n1}, "cluster lists it"},
+
 		// members of two clusters answer with a leader
 		{"wait: two clusters answer",
 			Observation{Self: self, Data: ownData, Learner: true, Cluster: Cluster{Reachable: true, Quorum: true, ClusterID: cid,

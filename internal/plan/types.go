@@ -69,6 +69,8 @@ type Cluster struct {
 	// Conflict, when set, says that members of more than one cluster
 	// answered with a leader: nothing can be decided safely.
 	Conflict string `json:"conflict,omitempty"`
+	// Version is the cluster version etcd decided ("3.5.0"); "" unknown.
+	Version string `json:"version,omitempty"`
 	// AuthError, when set, says that members answered but refused
 	// etcd-rejoin's credentials (etcd auth is on): a cluster exists, and
 	// nothing can be decided until the credentials are fixed.
@@ -165,6 +167,9 @@ type Observation struct {
 	// Learner says whether a new member joins as a learner (configured, and
 	// supported by the server).
 	Learner bool `json:"learner"`
+	// LocalVersion is the release of the local etcd binary ("3.5.35"); ""
+	// unknown.
+	LocalVersion string `json:"local_version,omitempty"`
 	// Aliases are other spellings of the URLs seen (host names resolved to
 	// addresses), so that URLs compare as etcd compares them.
 	Aliases urlset.Aliases `json:"aliases,omitempty"`

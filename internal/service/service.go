@@ -14,6 +14,7 @@ import (
 	"github.com/etcd-rejoin/etcd-rejoin/internal/member"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/notify"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/supervise"
 )
 
 // Service owns one etcd member.
@@ -26,6 +27,8 @@ type Service struct {
 	// dial connects to the live cluster for membership changes; tests
 	// replace it with a fake.
 	dial func(ctx context.Context, endpoints []string) (membership, error)
+	// localVersion is the etcd binary's release, asked once.
+	localVersion string
 }
 
 // New returns a service for the configuration. environ is the process
@@ -62,13 +65,29 @@ func (s *Service) Observe(ctx context.Context) (plan.Observation, error) {
 		return plan.Observation{}, fmt.Errorf("observe the cluster: %w", err)
 	}
 	return plan.Observation{
-		Self:    plan.Self{Name: s.cfg.Name, PeerURLs: s.cfg.PeerURLs},
-		Data:    data,
-		Memory:  mem,
-		Cluster: cluster,
-		Learner: s.cfg.Learner,
-		Aliases: resolveAliases(ctx, s.cfg.PeerURLs, cluster),
+		Self:         plan.Self{Name: s.cfg.Name, PeerURLs: s.cfg.PeerURLs},
+		Data:         data,
+		Memory:       mem,
+		Cluster:      cluster,
+		Learner:      s.cfg.Learner,
+		LocalVersion: s.etcdVersion(ctx),
+		Aliases:      resolveAliases(ctx, s.cfg.PeerURLs, cluster),
 	}, nil
+}
+
+// etcdVersion is the local etcd binary's release, asked once; "" when it
+// cannot tell (no version check is made then: etcd itself refuses what it
+// cannot run).
+func (s *Service) etcdVersion(ctx context.Context) string {
+	if s.localVersion == "" {
+		v, err := supervise.EtcdVersion(ctx, s.cfg.EtcdBinary)
+		if err != nil {
+			s.log.Warn("cannot tell the local etcd's version", "err", err)
+			return ""
+		}
+		s.localVersion = v.String()
+	}
+	return s.localVersion
 }
 
 // Plan observes and decides, changing nothing.
