@@ -28,10 +28,10 @@ func (a *app) snapshot(ctx context.Context, args []string) error {
 	r, err := lifecycle.SnapshotNow(ctx, h, output, a.stdout)
 	if i := r.Info; i.Path != "" {
 		fmt.Fprintf(a.stdout, "snapshot %s: %d bytes, revision %d, %d keys, hash %08x, sha256 verified, in %s\n",
-			i.Path, i.Size, i.Revision, i.TotalKeys, i.Hash, r.Took.Round(time.Millisecond))
+			abs(i.Path), i.Size, i.Revision, i.TotalKeys, i.Hash, r.Took.Round(time.Millisecond))
 	}
 	for _, p := range r.Pruned {
-		fmt.Fprintf(a.stdout, "pruned %s (snapshot-keep %d)\n", p, h.Snapshots.Keep)
+		fmt.Fprintf(a.stdout, "pruned %s (snapshot-keep %d)\n", abs(p), h.Snapshots.Keep)
 	}
 	if r.Hook != nil && r.HookErr == nil {
 		fmt.Fprintf(a.stdout, "snapshot-command: exit 0 in %s\n", r.Hook.Duration.Round(time.Millisecond))

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"path/filepath"
 	"time"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/config"
@@ -81,15 +82,15 @@ func HostFromConfig(cfg *config.Config, log *slog.Logger) Host {
 	return Host{
 		Name:           cfg.Name,
 		PeerURLs:       cfg.PeerURLs,
-		Layout:         datadir.Layout{DataDir: cfg.DataDir, WALDir: cfg.WALDir},
-		StateFile:      cfg.StateFile,
-		BackupDir:      cfg.BackupDir,
+		Layout:         datadir.Layout{DataDir: absPath(cfg.DataDir), WALDir: absPath(cfg.WALDir)},
+		StateFile:      absPath(cfg.StateFile),
+		BackupDir:      absPath(cfg.BackupDir),
 		KeepBackups:    cfg.KeepBackups,
 		EtcdBinary:     cfg.EtcdBinary,
 		LocalClientURL: cfg.LocalClientURL,
 		LocalEndpoint:  endpoint,
 		ClusterToken:   cfg.Etcd["initial-cluster-token"],
-		Snapshots: Schedule{Interval: s.Interval, Keep: s.Keep, Dir: s.Dir,
+		Snapshots: Schedule{Interval: s.Interval, Keep: s.Keep, Dir: absPath(s.Dir),
 			Command: s.Command, CommandTimeout: s.CommandTimeout},
 		Cluster:        o,
 		Local:          local,
@@ -97,6 +98,19 @@ func HostFromConfig(cfg *config.Config, log *slog.Logger) Host {
 		WaitBackoffMax: cfg.WaitBackoffMax,
 		Log:            log,
 	}
+}
+
+// absPath makes a configured path absolute against the current directory
+// (the service's working directory, for the service), so that what the
+// commands print and record names the place for sure; "" stays "".
+func absPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 // otherPeerURLs lists the peer URLs of the initial cluster's other members.

@@ -48,10 +48,7 @@ func snapshotFile(ctx context.Context, h Host, open snapshot.Opener, output stri
 func (h Host) snapshotSource(ctx context.Context) (snapshot.Opener, string, error) {
 	hl, _ := member.LocalHealth(ctx, h.LocalEndpoint, h.Local)
 	if hl.MemberID != 0 {
-		open := func(ctx context.Context) (io.ReadCloser, error) {
-			return member.OpenSnapshot(ctx, h.LocalEndpoint, h.Local)
-		}
-		return open, fmt.Sprintf("this host's member %s at %s", plan.HexID(hl.MemberID), h.LocalEndpoint), nil
+		return h.OpenLocal, fmt.Sprintf("this host's member %s at %s", plan.HexID(hl.MemberID), h.LocalEndpoint), nil
 	}
 	c, err := member.Observe(ctx, h.Cluster)
 	if err != nil {
@@ -66,4 +63,10 @@ func (h Host) snapshotSource(ctx context.Context) (snapshot.Opener, string, erro
 	}
 	return nil, "", fmt.Errorf("neither this host's member (%s) nor any healthy member of the cluster answers (%s)",
 		h.LocalEndpoint, clusterText(c))
+}
+
+// OpenLocal streams a snapshot of this host's own member: the opener of
+// the service's RunSnapshots.
+func (h Host) OpenLocal(ctx context.Context) (io.ReadCloser, error) {
+	return member.OpenSnapshot(ctx, h.LocalEndpoint, h.Local)
 }
