@@ -293,9 +293,24 @@ func writeFailures(w writef, res *Results) {
 			if r.OK || len(r.Tail) == 0 {
 				continue
 			}
-			w("\n%s, round %d (%s), last output:\n\n```\n%s\n```\n", c.name(), i+1, r.Method, strings.Join(r.Tail, "\n"))
+			w("\n%s, round %d (%s): etcd's request to publish the member failed %d times; last output:\n\n```\n%s\n```\n",
+				c.name(), i+1, r.Method, r.PublishLost, strings.Join(shortTail(r.Tail), "\n"))
 		}
 	}
+}
+
+// shortTail keeps a failed round's last few lines, each cut short.
+func shortTail(lines []string) []string {
+	const keep, width = 8, 240
+	lines = lines[max(0, len(lines)-keep):]
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		if len(l) > width {
+			l = l[:width] + " ..."
+		}
+		out[i] = l
+	}
+	return out
 }
 
 func ratioText(r float64, ok bool) string {
