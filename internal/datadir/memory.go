@@ -27,6 +27,13 @@ type stateFile struct {
 	Added     *addedEntry     `json:"added,omitempty"`
 	Left      *leftEntry      `json:"left,omitempty"`
 	Recovered *recoveredEntry `json:"recovered,omitempty"`
+	Corrupt   *corruptEntry   `json:"corrupt,omitempty"`
+}
+
+// corruptEntry is plan.Corrupt in the state file.
+type corruptEntry struct {
+	At       time.Time `json:"at"`
+	MemberID string    `json:"member_id"`
 }
 
 // leftEntry is plan.Left in the state file.
@@ -127,6 +134,13 @@ func parseMemory(b []byte) (plan.Memory, error) {
 	if m.Recovered, err = parseRecovered(s.Recovered); err != nil {
 		return plan.Memory{}, err
 	}
+	if s.Corrupt != nil {
+		id, err := parseHexID("corrupt.member_id", &s.Corrupt.MemberID)
+		if err != nil {
+			return plan.Memory{}, err
+		}
+		m.Corrupt = &plan.Corrupt{At: s.Corrupt.At, MemberID: id}
+	}
 	return m, nil
 }
 
@@ -199,6 +213,9 @@ func SaveMemory(path string, m plan.Memory) error {
 	}
 	if r := m.Recovered; r != nil {
 		sf.Recovered = &recoveredEntry{At: r.At.UTC(), ClusterID: plan.HexID(r.ClusterID), From: r.From}
+	}
+	if c := m.Corrupt; c != nil {
+		sf.Corrupt = &corruptEntry{At: c.At.UTC(), MemberID: plan.HexID(c.MemberID)}
 	}
 	b, err := json.Marshal(sf)
 	if err != nil {

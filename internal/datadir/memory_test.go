@@ -36,6 +36,8 @@ func TestMemoryRoundTrip(t *testing.T) {
 			Recovered: &plan.Recovered{At: time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC), ClusterID: 0x3, From: "/b/s.snapshot"}},
 			`{"member_id":"1","cluster_id":"2","left":{"at":"2026-11-02T10:00:00Z","member_id":"1","cluster_id":"2"},` +
 				`"recovered":{"at":"2026-11-03T10:00:00Z","cluster_id":"3","from":"/b/s.snapshot"}}` + "\n"},
+		{"corrupt", plan.Memory{MemberID: 0x1, ClusterID: 0x2, Corrupt: &plan.Corrupt{At: time.Date(2026, 11, 4, 10, 0, 0, 0, time.UTC), MemberID: 0x1}},
+			`{"member_id":"1","cluster_id":"2","corrupt":{"at":"2026-11-04T10:00:00Z","member_id":"1"}}` + "\n"},
 		{"added entry", plan.Memory{Added: &plan.Added{ID: 0x1234, ClusterID: 0xabc, PeerURLs: []string{"http://10.0.0.1:2380"}}},
 			`{"member_id":"0","cluster_id":"0","added":{"id":"1234","cluster_id":"abc","peer_urls":["http://10.0.0.1:2380"]}}` + "\n"},
 	}

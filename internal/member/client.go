@@ -128,6 +128,30 @@ func (c *Client) Promote(ctx context.Context, id uint64) error {
 	return nil
 }
 
+// DisarmAlarms disarms every alarm raised against member id (one removed
+// from the cluster: its alarms, a CORRUPT one above all, would otherwise
+// stay and keep the cluster refusing writes). It returns the alarms it
+// disarmed by name.
+func (c *Client) DisarmAlarms(ctx context.Context, id uint64) ([]string, error) {
+	ctx, cancel := c.timeout(ctx)
+	defer cancel()
+	resp, err := c.cli.AlarmList(ctx)
+	if err != nil {
+		return nil, wrap(err, "list alarms")
+	}
+	var names []string
+	for _, a := range resp.Alarms {
+		if a.MemberID != id {
+			continue
+		}
+		if _, err := c.cli.AlarmDisarm(ctx, &clientv3.AlarmMember{MemberID: a.MemberID, Alarm: a.Alarm}); err != nil {
+			return names, wrap(err, "disarm %s of member %x", alarmName(a.Alarm), id)
+		}
+		names = append(names, alarmName(a.Alarm))
+	}
+	return names, nil
+}
+
 // lockPrefix is where etcd-rejoin's cluster-wide locks live.
 const lockPrefix = "/etcd-rejoin/locks/"
 

@@ -19,6 +19,22 @@ type Health struct {
 	// succeeded: it had applied up to the leader's read index. Never set for
 	// a learner (learners serve no linearizable reads).
 	CaughtUp bool
+	// DBSize is the size of the member's database file.
+	DBSize int64
+	// Alarms are the active alarms as this member knows them (NOSPACE,
+	// CORRUPT): they do not make it unhealthy, the caller decides.
+	Alarms []Alarm
+}
+
+// Alarm returns the first active alarm of that name, and whether there is
+// one.
+func (h Health) Alarm(name string) (Alarm, bool) {
+	for _, a := range h.Alarms {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Alarm{}, false
 }
 
 // Ready reports whether the member sees a leader, votes and is caught up.
@@ -120,6 +136,8 @@ func localStatus(ctx context.Context, cli *clientv3.Client, endpoint string, cfg
 		RaftIndex:    st.RaftIndex,
 		AppliedIndex: st.RaftAppliedIndex,
 		Voting:       !st.IsLearner,
+		DBSize:       st.DbSize,
+		Alarms:       AlarmsInErrors(st.Errors),
 	}
 	if h.Leader == 0 {
 		return h, fmt.Errorf("local health of %s: %w", endpoint, ErrNoLeader)

@@ -74,6 +74,10 @@ func decideWithData(o Observation) Plan {
 		return decideUnusable(o, fmt.Sprintf("the data dir belongs to cluster %s, the live cluster is %s",
 			HexID(o.Data.ClusterID), HexID(c.ClusterID)))
 	}
+	if k := o.Memory.Corrupt; k != nil && k.MemberID == o.Data.MemberID {
+		return decideUnusable(o, fmt.Sprintf("etcd raised its CORRUPT alarm against member %s on %s: its data differs from the cluster's",
+			id, k.At.UTC().Format(time.RFC3339)))
+	}
 	if m, ok := c.member(o.Data.MemberID); ok {
 		return decideListed(o, m)
 	}

@@ -247,6 +247,20 @@ func TestDecide(t *testing.T) {
 				AuthError: "etcdserver: permission denied"}},
 			Plan{Action: Wait}, "check client-auth"},
 
+		// CORRUPT raised against this member
+		{"corrupt: with quorum the data is moved aside and the member rejoins",
+			Observation{Self: self, Data: ownData, Learner: true, Cluster: cluster(true, n1, n2, n3),
+				Memory: Memory{MemberID: idN1, ClusterID: cid, Corrupt: &Corrupt{At: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC), MemberID: idN1}}},
+			Plan{Action: Rejoin, MoveDataAside: true, Remove: []uint64{idN1}, AsLearner: true}, "etcd raised its CORRUPT alarm against member 8e9e05c52164694d on 2026-11-02T10:00:00Z"},
+		{"corrupt: without quorum wait, touching nothing",
+			Observation{Self: self, Data: ownData, Learner: true, Cluster: cluster(false, n1, down(n2), n3),
+				Memory: Memory{Corrupt: &Corrupt{MemberID: idN1}}},
+			Plan{Action: Wait}, "not touching the data"},
+		{"corrupt: a record of another member's alarm does not matter",
+			Observation{Self: self, Data: ownData, Learner: true, Cluster: cluster(true, n1, n2, n3),
+				Memory: Memory{Corrupt: &Corrupt{MemberID: idN2}}},
+			Plan{Action: Restart, Existing: &n1}, "cluster lists it"},
+
 		// version skew
 		{"skew: a 3.6 binary on a 3.4 cluster waits",
 			Observation{Self: self, Data: ownData, Learner: true, LocalVersion: "3.6.16",

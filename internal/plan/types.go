@@ -119,6 +119,10 @@ type Memory struct {
 	// Left is set when this host left the cluster on purpose (etcd-rejoin
 	// leave): the service then never adds it again until `join` clears it.
 	Left *Left `json:"left,omitempty"`
+	// Corrupt is set when etcd raised its CORRUPT alarm against this host's
+	// member: that member's data differs from the cluster's and is moved
+	// aside (with a quorum) instead of being started again.
+	Corrupt *Corrupt `json:"corrupt,omitempty"`
 	// Recovered is set when `recover` made the local data a new one-member
 	// cluster after a lost quorum: the service starts on that data whatever
 	// the old members say, until the member has been healthy once.
@@ -130,6 +134,12 @@ type Left struct {
 	At        time.Time `json:"at"`
 	MemberID  uint64    `json:"member_id"`
 	ClusterID uint64    `json:"cluster_id"`
+}
+
+// Corrupt records etcd's CORRUPT alarm against this host's member.
+type Corrupt struct {
+	At       time.Time `json:"at"`
+	MemberID uint64    `json:"member_id"`
 }
 
 // Recovered records a recovery after a lost quorum.

@@ -158,6 +158,7 @@ func (s *Service) replace(ctx context.Context, obs plan.Observation, p plan.Plan
 			return err
 		}
 		l = s.existing(members, added.ID, endpoints)
+		s.metrics.Rejoined()
 		return nil
 	})
 	return l, err
@@ -175,6 +176,7 @@ func (s *Service) removeStale(ctx context.Context, cli membership, ids []uint64)
 			s.status("rejoining: removed stale member "+plan.HexID(id), "member", plan.HexID(id))
 		}
 		failpoint.Hit(failpoint.AfterRemove)
+		s.disarm(ctx, cli, id)
 	}
 	return nil
 }
@@ -214,6 +216,18 @@ func (s *Service) add(ctx context.Context, cli membership, obs plan.Observation,
 	mem.Added = &plan.Added{ID: added.ID, ClusterID: obs.Cluster.ClusterID, PeerURLs: s.cfg.PeerURLs}
 	s.remember(mem)
 	return added, members, nil
+}
+
+// disarm clears the alarms of a member that is gone; a failure is only
+// logged (the alarm stays for an operator to disarm).
+func (s *Service) disarm(ctx context.Context, cli membership, id uint64) {
+	names, err := cli.DisarmAlarms(ctx, id)
+	if err != nil {
+		s.log.Warn("cannot disarm the alarms of removed member "+plan.HexID(id), "err", err)
+	}
+	if len(names) > 0 {
+		s.status(fmt.Sprintf("rejoining: disarmed %s of removed member %s", strings.Join(names, ", "), plan.HexID(id)))
+	}
 }
 
 // addRefused turns etcd's refusal of an add into a reason to look again.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -96,6 +97,11 @@ func (f *fakeCluster) Lock(_ context.Context, name string) (func(), error) {
 	return func() { f.call("unlock %s", name) }, nil
 }
 
+func (f *fakeCluster) DisarmAlarms(_ context.Context, id uint64) ([]string, error) {
+	f.call("disarm %x", id)
+	return nil, nil
+}
+
 func (f *fakeCluster) Close() error { f.call("close"); return nil }
 
 const (
@@ -163,19 +169,19 @@ func TestAct(t *testing.T) {
 	}{
 		{name: "rejoin: remove the stale entry, add a learner, start with the add's list",
 			fake: fakeCluster{members: []plan.Member{old, n2, n3}}, cluster: healthy, plan: rejoin,
-			calls:    []string{"dial", "remove 8e9e05c52164694d", "add " + selfPeer + " learner=true", "close"},
+			calls:    []string{"dial", "remove 8e9e05c52164694d", "disarm 8e9e05c52164694d", "add " + selfPeer + " learner=true", "close"},
 			cluster0: "n1=http://127.0.0.1:2380,n2=http://127.0.0.2:2380,n3=http://127.0.0.3:2380"},
 		{name: "rejoin: the stale entry is already gone",
 			fake: fakeCluster{members: []plan.Member{n2, n3}}, cluster: healthy, plan: rejoin,
-			calls:    []string{"dial", "remove 8e9e05c52164694d", "add " + selfPeer + " learner=true", "close"},
+			calls:    []string{"dial", "remove 8e9e05c52164694d", "disarm 8e9e05c52164694d", "add " + selfPeer + " learner=true", "close"},
 			cluster0: "n1=http://127.0.0.1:2380,n2=http://127.0.0.2:2380,n3=http://127.0.0.3:2380"},
 		{name: "rejoin: the add's list lacks the new entry (lagging member): read a current list",
 			fake: fakeCluster{members: []plan.Member{old, n2, n3}, addListStale: true}, cluster: healthy, plan: rejoin,
-			calls:    []string{"dial", "remove 8e9e05c52164694d", "add " + selfPeer + " learner=true", "members", "close"},
+			calls:    []string{"dial", "remove 8e9e05c52164694d", "disarm 8e9e05c52164694d", "add " + selfPeer + " learner=true", "members", "close"},
 			cluster0: "n1=http://127.0.0.1:2380,n2=http://127.0.0.2:2380,n3=http://127.0.0.3:2380"},
 		{name: "rejoin: no list holds the new entry yet: look again, never start etcd",
 			fake: fakeCluster{members: []plan.Member{old, n2, n3}, addListStale: true, membersStale: true}, cluster: healthy, plan: rejoin,
-			calls: []string{"dial", "remove 8e9e05c52164694d", "add " + selfPeer + " learner=true", "members", "close"},
+			calls: []string{"dial", "remove 8e9e05c52164694d", "disarm 8e9e05c52164694d", "add " + selfPeer + " learner=true", "members", "close"},
 			again: "no current member list holds it yet"},
 		{name: "rejoin: the cluster cannot be reached",
 			fake: fakeCluster{dialErr: fmt.Errorf("dial: %w", member.ErrNoEndpoint)}, cluster: healthy, plan: rejoin,
@@ -185,31 +191,31 @@ func TestAct(t *testing.T) {
 			calls: []string{"dial", "remove 8e9e05c52164694d", "close"}, again: "remove stale member 8e9e05c52164694d", soon: true},
 		{name: "rejoin: too many learners",
 			fake: fakeCluster{members: []plan.Member{old, n2, n3}, addErr: fmt.Errorf("add: %w", member.ErrTooManyLearners)}, cluster: healthy, plan: rejoin,
-			calls: []string{"dial", "remove 8e9e05c52164694d", "add " + selfPeer + " learner=true", "close"}, again: "waiting for its promotion"},
+			calls: []string{"dial", "remove 8e9e05c52164694d", "disarm 8e9e05c52164694d", "add " + selfPeer + " learner=true", "close"}, again: "waiting for its promotion"},
 		{name: "rejoin: an entry with this peer URL appeared",
 			fake: fakeCluster{members: []plan.Member{old, n2, n3}, addErr: fmt.Errorf("add: %w", member.ErrPeerURLExists)}, cluster: healthy, plan: rejoin,
-			calls: []string{"dial", "remove 8e9e05c52164694d", "add " + selfPeer + " learner=true", "close"}, again: "peer URL appeared"},
+			calls: []string{"dial", "remove 8e9e05c52164694d", "disarm 8e9e05c52164694d", "add " + selfPeer + " learner=true", "close"}, again: "peer URL appeared"},
 		{name: "rejoin: unhealthy cluster names the voter that is down",
 			fake: fakeCluster{members: []plan.Member{old, n2, n3}, addErr: unhealthy},
 			cluster: plan.Cluster{Reachable: true, Quorum: true, ClusterID: cid, Members: []plan.Member{old, n2, n3,
 				voter(0x44, "n4", "127.0.0.4", false), voter(0x55, "n5", "127.0.0.5", true)}},
 			plan:  rejoin,
-			calls: []string{"dial", "remove 8e9e05c52164694d", "add " + selfPeer + " learner=true", "close"},
+			calls: []string{"dial", "remove 8e9e05c52164694d", "disarm 8e9e05c52164694d", "add " + selfPeer + " learner=true", "close"},
 			again: "not healthy: n4 (http://127.0.0.4:2380)", soon: true},
 		{name: "rejoin as a voter: lock, re-check the quorum on a current list, add",
 			fake: fakeCluster{members: []plan.Member{old, n2, n3}}, cluster: healthy, plan: voterRejoin,
-			calls: []string{"dial", "remove 8e9e05c52164694d", "lock add-voter", "members", "add " + selfPeer + " learner=false",
+			calls: []string{"dial", "remove 8e9e05c52164694d", "disarm 8e9e05c52164694d", "lock add-voter", "members", "add " + selfPeer + " learner=false",
 				"unlock add-voter", "close"},
 			cluster0: "n1=http://127.0.0.1:2380,n2=http://127.0.0.2:2380,n3=http://127.0.0.3:2380"},
 		{name: "rejoin as a voter: others added voters meanwhile, one more would cost quorum",
 			fake: fakeCluster{members: []plan.Member{old, n2, n3, {ID: 0x66, PeerURLs: []string{"http://127.0.0.6:2380"}},
 				{ID: 0x77, PeerURLs: []string{"http://127.0.0.7:2380"}}}}, cluster: healthy, plan: voterRejoin,
-			calls: []string{"dial", "remove 8e9e05c52164694d", "lock add-voter", "members", "unlock add-voter", "close"},
+			calls: []string{"dial", "remove 8e9e05c52164694d", "disarm 8e9e05c52164694d", "lock add-voter", "members", "unlock add-voter", "close"},
 			again: "would leave 2 healthy of 5 voters (need 3)"},
 		{name: "rejoin as a voter: the lock is held elsewhere",
 			fake:    fakeCluster{members: []plan.Member{old, n2, n3}, lockErr: fmt.Errorf("lock add-voter: %w", member.ErrLockBusy)},
 			cluster: healthy, plan: voterRejoin,
-			calls: []string{"dial", "remove 8e9e05c52164694d", "lock add-voter", "close"}, again: "holds the lock"},
+			calls: []string{"dial", "remove 8e9e05c52164694d", "disarm 8e9e05c52164694d", "lock add-voter", "close"}, again: "holds the lock"},
 		{name: "join: reuse the unstarted entry with a current list",
 			fake: fakeCluster{members: []plan.Member{n2, n3, {ID: 0x99, PeerURLs: []string{selfPeer}, IsLearner: true}}}, cluster: healthy,
 			plan:     plan.Plan{Action: plan.Join, Existing: &plan.Member{ID: 0x99}},
@@ -358,5 +364,73 @@ func TestPacer(t *testing.T) {
 		2 * time.Second, 4 * time.Second, 4 * time.Second, 4 * time.Second, 500 * time.Millisecond}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("pauses = %v, want %v", got, want)
+	}
+}
+
+// A starting member that makes progress (its applied index rises, or its
+// data grows while a snapshot is received) gets more time from systemd and
+// a STATUS= line saying how far it is; one that makes none gets neither.
+func TestCatchingUp(t *testing.T) {
+	s := testService(t, &fakeCluster{})
+	sock := listenNotify(t)
+	s.notify = notify.New(func(k string) string {
+		if k == notify.EnvSocket {
+			return sock.path
+		}
+		return ""
+	}, s.log)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return now }
+	var c catchUp
+	look := func(after time.Duration, applied uint64) string {
+		now = now.Add(after)
+		return s.catchingUp(context.Background(), &c, member.Health{AppliedIndex: applied}, launch{})
+	}
+	if got := look(0, 10); got != "" {
+		t.Errorf("first look = %q, want nothing (no progress known yet)", got)
+	}
+	if got := look(2*time.Second, 50); got != "" {
+		t.Errorf("a look within %s = %q, want nothing", extendEvery, got)
+	}
+	if got := look(4*time.Second, 50); !strings.Contains(got, "catching up, applied index 50") {
+		t.Errorf("after progress: %q", got)
+	}
+	if got := look(6*time.Second, 50); got != "" {
+		t.Errorf("without progress: %q, want nothing", got)
+	}
+	if got := sock.read(t); got != "EXTEND_TIMEOUT_USEC=90000000" {
+		t.Errorf("notify messages = %q, want one extension of 90 s", got)
+	}
+}
+
+// notifySocket is a real unixgram socket standing in for systemd's.
+type notifySocket struct {
+	path string
+	conn *net.UnixConn
+}
+
+func listenNotify(t *testing.T) *notifySocket {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &notifySocket{path: path, conn: conn}
+}
+
+// read returns the messages received so far, joined by " | ".
+func (s *notifySocket) read(t *testing.T) string {
+	t.Helper()
+	var msgs []string
+	buf := make([]byte, 4096)
+	for {
+		_ = s.conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		n, _, err := s.conn.ReadFromUnix(buf)
+		if err != nil {
+			return strings.Join(msgs, " | ")
+		}
+		msgs = append(msgs, string(buf[:n]))
 	}
 }

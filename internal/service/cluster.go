@@ -23,6 +23,8 @@ type membership interface {
 	Promote(ctx context.Context, id uint64) error
 	// Lock takes a cluster-wide lock and returns its release.
 	Lock(ctx context.Context, name string) (func(), error)
+	// DisarmAlarms disarms the alarms of a removed member.
+	DisarmAlarms(ctx context.Context, id uint64) ([]string, error)
 	Close() error
 }
 

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/failpoint"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/member"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/status"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/supervise"
 )
 
@@ -33,6 +35,9 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := s.preflight(); err != nil {
 		return err
 	}
+	if err := s.startReporting(ctx); err != nil {
+		return err
+	}
 	p := pacer{backoff: firstBackoff, max: s.cfg.WaitBackoffMax}
 	for {
 		why, soon, err := s.attempt(ctx)
@@ -44,6 +49,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		pause := p.next(soon, s.now())
 		s.status("waiting: "+why, "retry_in", pause.String())
+		s.record.State(status.StateWaiting, why)
 		if !sleep(ctx, pause) {
 			return s.stopped(ctx)
 		}
@@ -97,6 +103,7 @@ func (s *Service) prepare(ctx context.Context) (launch, plan.Plan, error) {
 	if err != nil {
 		return launch{}, p, err
 	}
+	s.decided(p)
 	s.log.Info("decision", "action", string(p.Action), "reason", p.Reason,
 		"data", string(obs.Data.Kind), "reachable", obs.Cluster.Reachable, "quorum", obs.Cluster.Quorum)
 	if p.Action == plan.Wait {
@@ -141,6 +148,7 @@ func (s *Service) runEtcd(ctx context.Context, p plan.Plan, l launch) error {
 		return fmt.Errorf("start etcd: %w", err)
 	}
 	s.log.Info("etcd started", "pid", proc.Pid(), "state", l.state, "action", string(p.Action))
+	s.record.State(status.StateJoining, fmt.Sprintf("%s: etcd started (pid %d)", p.Action, proc.Pid()))
 	if l.joining {
 		failpoint.Hit(failpoint.AfterStart)
 	}
@@ -154,9 +162,14 @@ func (s *Service) runEtcd(ctx context.Context, p plan.Plan, l launch) error {
 	msg := fmt.Sprintf("running: member %s of cluster %s, voting and caught up (%s, ready in %s)",
 		plan.HexID(h.MemberID), plan.HexID(h.ClusterID), p.Action, took)
 	s.notify.ReadyStatus(msg)
+	s.ready(p, msg)
+	defer s.metrics.Ready(false)
 	s.log.Info(msg, "member", plan.HexID(h.MemberID), "action", string(p.Action), "ready_after", took.String())
 	s.remember(plan.Memory{MemberID: h.MemberID, ClusterID: h.ClusterID})
-	return s.finish(ctx, proc, s.watch(ctx, proc, checker, h.MemberID, msg))
+	stopTasks := s.startTasks(ctx)
+	err = s.watch(ctx, proc, checker, h.MemberID, msg)
+	stopTasks()
+	return s.finish(ctx, proc, s.corrupted(err, h))
 }
 
 // refusals are the lines etcd logs when it refuses to start as an existing
@@ -212,6 +225,7 @@ func (s *Service) finish(ctx context.Context, proc *supervise.Process, err error
 	}
 	s.notify.Stopping()
 	s.status("stopping etcd")
+	s.record.State(status.StateStopping, "stopping etcd")
 	s.stopChild(proc, timeout)
 	return endCause(ctx)
 }
@@ -252,6 +266,7 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 	defer tick.Stop()
 	last := ""
 	answered := false
+	progress := catchUp{}
 	stall := time.NewTimer(s.cfg.JoinTimeout)
 	defer stall.Stop()
 	if !l.joining {
@@ -277,6 +292,9 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 		answered = answered || h.MemberID != 0
 		if err := checkMemberID(h, l.memberID); err != nil {
 			return h, err
+		}
+		if note := s.catchingUp(ctx, &progress, h, l); note != "" {
+			s.status(note)
 		}
 		if errors.Is(err, member.ErrLearner) && l.memberID != 0 {
 			// With etcd auth on, a learner does not even authenticate a
@@ -396,12 +414,14 @@ func (s *Service) checkInterval() time.Duration {
 }
 
 // watch checks the running member; each WATCHDOG=1 follows a check that
-// succeeded just before it. It returns when etcd exits, when the local
-// endpoint answers as another member, or when ctx ends.
+// succeeded just before it (or falls while the service itself defragments
+// the member, which then answers nothing). It returns when etcd exits, when
+// the local endpoint answers as another member, when etcd raised CORRUPT
+// against this member, or when ctx ends.
 func (s *Service) watch(ctx context.Context, proc *supervise.Process, checker *member.Checker, id uint64, readyMsg string) error {
 	tick := time.NewTicker(s.checkInterval())
 	defer tick.Stop()
-	healthy := true
+	last := readyMsg
 	for {
 		select {
 		case <-ctx.Done():
@@ -414,25 +434,80 @@ func (s *Service) watch(ctx context.Context, proc *supervise.Process, checker *m
 		if err := checkMemberID(h, id); err != nil {
 			return err
 		}
+		if a, ok := h.Alarm("CORRUPT"); ok && a.MemberID == id {
+			return &errCorrupt{id: id}
+		}
 		ok := err == nil && h.Voting && h.CaughtUp
-		if ok {
+		s.metrics.HealthCheck(ok)
+		if ok || s.defragging.Load() {
 			s.notify.Watchdog()
+			s.metrics.WatchdogPing()
 		}
-		if ok == healthy {
+		msg := s.runningStatus(h, err, ok, readyMsg)
+		if msg == last {
 			continue
 		}
-		healthy = ok
+		last = msg
+		s.notify.Status(msg)
 		if ok {
-			s.status(readyMsg)
-			continue
+			s.record.State(status.StateRunning, msg)
+			s.log.Info(msg)
+		} else {
+			s.record.State(status.StateDegraded, msg)
+			s.log.Warn("member unhealthy; watchdog not fed", "err", msg)
 		}
-		why := "not voting or not caught up"
-		if err != nil {
-			why = err.Error()
-		}
-		s.notify.Status("degraded: " + why)
-		s.log.Warn("member unhealthy; watchdog not fed", "err", why)
 	}
+}
+
+// runningStatus is the STATUS= line of a running member.
+func (s *Service) runningStatus(h member.Health, err error, ok bool, readyMsg string) string {
+	switch {
+	case s.defragging.Load():
+		return "running; defragmenting this member (it answers nothing meanwhile)"
+	case !ok && err != nil:
+		return "degraded: " + err.Error()
+	case !ok:
+		return "degraded: not voting or not caught up"
+	}
+	if _, nospace := h.Alarm("NOSPACE"); nospace {
+		return fmt.Sprintf("running, but etcd raised NOSPACE: the database (%s) reached its quota (%s) and every write is refused; "+
+			"free space and disarm: etcd-rejoin etcdctl compact <revision>, etcd-rejoin etcdctl defrag, etcd-rejoin etcdctl alarm disarm",
+			bytesText(h.DBSize), bytesText(s.quota()))
+	}
+	return readyMsg
+}
+
+// quota is etcd's quota-backend-bytes: configured, or etcd's default 2 GiB.
+func (s *Service) quota() int64 {
+	if q, err := strconv.ParseInt(strings.TrimSpace(s.cfg.Etcd["quota-backend-bytes"]), 10, 64); err == nil && q > 0 {
+		return q
+	}
+	return 2 << 30
+}
+
+func bytesText(n int64) string {
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
+
+// errCorrupt: etcd raised its CORRUPT alarm against this member.
+type errCorrupt struct{ id uint64 }
+
+func (e *errCorrupt) Error() string {
+	return fmt.Sprintf("etcd raised its CORRUPT alarm against this member %s", plan.HexID(e.id))
+}
+
+// corrupted turns etcd's CORRUPT alarm against this member into a look
+// again: etcd is stopped, the alarm is recorded in the state file, and the
+// next decision moves the data aside and rejoins when a quorum of healthy
+// voters remains (or waits and says why).
+func (s *Service) corrupted(err error, h member.Health) error {
+	var c *errCorrupt
+	if !errors.As(err, &c) {
+		return err
+	}
+	s.log.Warn(c.Error() + "; stopping etcd, its data will be moved aside")
+	s.remember(plan.Memory{MemberID: h.MemberID, ClusterID: h.ClusterID, Corrupt: &plan.Corrupt{At: s.now(), MemberID: c.id}})
+	return &errLookAgain{why: c.Error() + "; etcd stopped", err: err, soon: true}
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

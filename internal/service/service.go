@@ -7,13 +7,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/config"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/datadir"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/member"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/metrics"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/notify"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/status"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/supervise"
 )
 
@@ -29,6 +32,13 @@ type Service struct {
 	dial func(ctx context.Context, endpoints []string) (membership, error)
 	// localVersion is the etcd binary's release, asked once.
 	localVersion string
+
+	metrics   *metrics.Metrics // nil: metrics off
+	record    *status.Recorder // nil until Run: plan writes none
+	decidedAt time.Time
+	// defragging is set while this member is being defragmented: it then
+	// answers nothing, by the service's own doing.
+	defragging atomic.Bool
 }
 
 // New returns a service for the configuration. environ is the process
@@ -36,7 +46,11 @@ type Service struct {
 func New(cfg *config.Config, log *slog.Logger, n *notify.Notifier, environ []string) *Service {
 	s := &Service{cfg: cfg, log: log, notify: n, environ: environ, now: time.Now}
 	s.dial = func(ctx context.Context, endpoints []string) (membership, error) {
-		return member.Dial(ctx, endpoints, s.memberOptions())
+		cli, err := member.Dial(ctx, endpoints, s.memberOptions())
+		if err != nil {
+			return nil, err
+		}
+		return counted{cli, s.metrics}, nil
 	}
 	return s
 }
