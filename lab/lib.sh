@@ -13,12 +13,20 @@
 #              `make package` when missing)
 #   LAB_BOOT_TIMEOUT  seconds to wait for a host to boot, or for the service
 #              to become active (180)
+#   LAB_TLS    1: mutual TLS (lab/up only). lab/up makes a CA and a
+#              certificate per host in $LAB_DIR/tls, and the members speak
+#              https only, clients and peers with certificates. lab/ctl
+#              knows a TLS lab by that directory (create, etcdctl). (0)
 
 LAB=${LAB:-etcdlab}
 LAB_NET=${LAB_NET:-10.213.0}
 LAB_HOSTS=${LAB_HOSTS:-3}
 LAB_DIR=${LAB_DIR:-/var/lib/etcd-rejoin-lab/$LAB}
 LAB_BOOT_TIMEOUT=${LAB_BOOT_TIMEOUT:-180}
+LAB_TLS=${LAB_TLS:-0}
+LAB_TLS_DIR=$LAB_DIR/tls
+# Where lab/provision/etcd-node.sh --tls installs the files inside a host.
+LAB_TLS_INSIDE=/etc/etcd-rejoin/tls
 LAB_BRIDGE=labbr0
 LAB_NETNS=/var/run/netns/$LAB
 LAB_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,6 +44,7 @@ lab_check_settings() {
 	# Private ranges only: the addresses exist inside the lab's namespace.
 	[[ $LAB_NET =~ ^(10\.[0-9]{1,3}\.[0-9]{1,3}|192\.168\.[0-9]{1,3}|172\.(1[6-9]|2[0-9]|3[01])\.[0-9]{1,3})$ ]] ||
 		lab_die "LAB_NET must be the first three octets of a private /24, got '$LAB_NET'"
+	[[ $LAB_TLS =~ ^[01]$ ]] || lab_die "LAB_TLS must be 0 or 1, got '$LAB_TLS'"
 	[ "$(id -u)" -eq 0 ] || lab_die "must run as root (network namespaces, systemd-nspawn)"
 }
 
@@ -46,7 +55,9 @@ lab_hosts() {
 
 lab_addr() {
 	local n=${1#etcd}
-	[[ $n =~ ^[1-9]$ ]] && ((n <= LAB_HOSTS)) || lab_die "no host named '$1' (etcd1..etcd$LAB_HOSTS)"
+	if ! [[ $n =~ ^[1-9]$ ]] || ((n > LAB_HOSTS)); then
+		lab_die "no host named '$1' (etcd1..etcd$LAB_HOSTS)"
+	fi
 	echo "$LAB_NET.$((10 + n))"
 }
 
@@ -63,9 +74,9 @@ lab_nspawn_pid() {
 	f="$(lab_hostdir "$1")/nspawn.pid"
 	[ -f "$f" ] || return 1
 	pid=$(cat "$f")
-	[ -r "/proc/$pid/cmdline" ] || return 1
-	# The PID must still be our nspawn for this root, not a reused number.
-	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "-D $(lab_hostdir "$1")/root " || return 1
+	# The PID must still be our nspawn for this root, not a reused number
+	# (or one that is just exiting).
+	{ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q -- "-D $(lab_hostdir "$1")/root " || return 1
 	echo "$pid"
 }
 
@@ -74,6 +85,7 @@ lab_pid1() {
 	local pid kids
 	pid=$(lab_nspawn_pid "$1") || return 1
 	kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null) || return 1
+	# shellcheck disable=SC2086 # split into PIDs on purpose
 	set -- $kids
 	[ $# -ge 1 ] || return 1
 	echo "$1"
@@ -114,13 +126,25 @@ lab_deb() {
 		echo "$LAB_DEB"
 		return
 	fi
-	deb=$(ls -t "$LAB_REPO"/dist/etcd-rejoin_*.deb 2>/dev/null | head -n1 || true)
+	deb=$(lab_newest_deb)
 	if [ -z "$deb" ]; then
 		lab_log "no package in dist/: make package"
 		make -s -C "$LAB_REPO" -f mk/package.mk package >&2
-		deb=$(ls -t "$LAB_REPO"/dist/etcd-rejoin_*.deb | head -n1)
+		deb=$(lab_newest_deb)
+		[ -n "$deb" ] || lab_die "make package left no etcd-rejoin_*.deb in dist/"
 	fi
 	echo "$deb"
+}
+
+# lab_newest_deb prints the newest package in dist/, or nothing.
+lab_newest_deb() {
+	local f newest=
+	for f in "$LAB_REPO"/dist/etcd-rejoin_*.deb; do
+		if [ -f "$f" ] && { [ -z "$newest" ] || [ "$f" -nt "$newest" ]; }; then
+			newest=$f
+		fi
+	done
+	echo "$newest"
 }
 
 # lab_prepare_root makes a fresh root for a host from the template: its
@@ -154,6 +178,56 @@ EOF
 	mkdir -p "$root/root/lab"
 	cp "$deb" "$root/root/lab/etcd-rejoin.deb"
 	cp "$LAB_REPO/lab/provision/etcd-node.sh" "$root/root/lab/etcd-node.sh"
+	if lab_tls; then
+		lab_tls_host "$host"
+		install -d -m 0700 "$root/root/lab/tls"
+		install -m 0644 "$LAB_TLS_DIR/ca.crt" "$LAB_TLS_DIR/$host.crt" "$root/root/lab/tls/"
+		install -m 0600 "$LAB_TLS_DIR/$host.key" "$root/root/lab/tls/"
+	fi
+}
+
+# lab_tls tells whether this lab runs mutual TLS: lab/up made its CA.
+lab_tls() { [ -f "$LAB_TLS_DIR/ca.crt" ]; }
+
+# lab_tls_ca makes the lab's CA (EC P-256, 30 days) in $LAB_TLS_DIR.
+lab_tls_ca() {
+	rm -rf "$LAB_TLS_DIR"
+	install -d -m 0700 "$LAB_TLS_DIR"
+	openssl req -x509 -new -noenc -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		-keyout "$LAB_TLS_DIR/ca.key" -out "$LAB_TLS_DIR/ca.crt.tmp" -days 30 \
+		-subj "/CN=etcd-rejoin lab $LAB CA" \
+		-addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null ||
+		lab_die "openssl: cannot make the lab's CA"
+	# Renamed last: lab_tls is true only for a complete CA.
+	mv "$LAB_TLS_DIR/ca.crt.tmp" "$LAB_TLS_DIR/ca.crt"
+}
+
+# lab_tls_host makes the host's key and certificate, signed by the lab's CA,
+# unless they exist (a replaced host keeps its name, address and
+# certificate). One certificate serves both ends of both client and peer
+# connections: server and client use, CN and DNS name the host's name, IP
+# names its lab address and 127.0.0.1 (etcdctl inside the host).
+lab_tls_host() {
+	local host=$1 d=$LAB_TLS_DIR ext
+	[ -f "$d/$host.crt" ] && [ -f "$d/$host.key" ] && return 0
+	ext=$(mktemp)
+	cat >"$ext" <<EOF
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth,clientAuth
+subjectAltName = DNS:$host,DNS:localhost,IP:$(lab_addr "$host"),IP:127.0.0.1
+EOF
+	if ! openssl req -new -noenc -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		-keyout "$d/$host.key" -out "$d/$host.csr" -subj "/CN=$host" 2>/dev/null ||
+		! openssl x509 -req -in "$d/$host.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+			-set_serial "0x$(openssl rand -hex 16)" -days 30 -extfile "$ext" \
+			-out "$d/$host.crt.tmp" 2>/dev/null; then
+		rm -f "$ext"
+		lab_die "openssl: cannot make the certificate of $host"
+	fi
+	rm -f "$ext" "$d/$host.csr"
+	mv "$d/$host.crt.tmp" "$d/$host.crt"
 }
 
 # lab_cgroup_roots prints the mount points of the cgroup hierarchies that
@@ -208,6 +282,7 @@ lab_boot() {
 	lab_cgroups_make "$host"
 	# The launcher moves itself into the host's own cgroups, then becomes
 	# nspawn (setsid, sh and nsenter all exec).
+	# shellcheck disable=SC2016 # $$ and $@ are the launcher's own
 	setsid sh -c 'for c in '"$(lab_cgroups "$host" | paste -sd' ' -)"'; do
 		echo $$ >"$c/cgroup.procs" || exit 1
 	done
@@ -245,9 +320,27 @@ lab_wait_booted() {
 }
 
 lab_provision() {
+	local host=$1 tls=() peers=()
+	if lab_tls; then
+		tls=(--tls /root/lab/tls)
+	fi
+	mapfile -t peers < <(lab_peers)
+	lab_exec "$host" /bin/sh /root/lab/etcd-node.sh --deb /root/lab/etcd-rejoin.deb "${tls[@]}" \
+		"$host" "$(lab_addr "$host")" "${peers[@]}"
+}
+
+# lab_etcdctl runs etcdctl inside the host against its own member: over
+# https with the host's certificate in a TLS lab.
+lab_etcdctl() {
 	local host=$1
-	lab_exec "$host" /bin/sh /root/lab/etcd-node.sh --deb /root/lab/etcd-rejoin.deb \
-		"$host" "$(lab_addr "$host")" $(lab_peers)
+	shift
+	if lab_tls; then
+		lab_exec "$host" etcdctl --endpoints="https://$(lab_addr "$host"):2379" \
+			--cacert="$LAB_TLS_INSIDE/ca.crt" --cert="$LAB_TLS_INSIDE/member.crt" \
+			--key="$LAB_TLS_INSIDE/member.key" "$@"
+	else
+		lab_exec "$host" etcdctl --endpoints="http://$(lab_addr "$host"):2379" "$@"
+	fi
 }
 
 # lab_wait_active waits until etcd-rejoin.service is active: with

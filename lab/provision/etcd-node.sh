@@ -6,10 +6,17 @@
 # etcd-rejoin.service. The same script provisions the Vagrant VMs and the
 # systemd-nspawn containers of the container lab (lab/up), unchanged.
 #
-# Usage: etcd-node.sh [--deb PATH] NAME ADDRESS [PEER=ADDRESS]...
+# Usage: etcd-node.sh [--deb PATH] [--tls DIR] NAME ADDRESS [PEER=ADDRESS]...
 #   NAME, ADDRESS  this host's member name and IPv4 address
 #   PEER=ADDRESS   the other members (this host may be listed too)
 #   --deb PATH     the package to install (default: /tmp/etcd-rejoin.deb)
+#   --tls DIR      mutual TLS: DIR holds ca.crt, NAME.crt and NAME.key (a
+#                  certificate for ADDRESS with server and client use);
+#                  they are installed as /etc/etcd-rejoin/tls/ca.crt,
+#                  member.crt (root:root 0644) and member.key
+#                  (root:etcd-rejoin 0640: readable by the service's user
+#                  under the unit's PrivateUsers=), and every client and
+#                  peer URL is https with certificates required both ways
 # Environment (optional):
 #   LAB_HEALTH_INTERVAL  health-interval of etcd-rejoin (default 2s)
 #   LAB_CLUSTER_TOKEN    initial-cluster-token (default etcd-rejoin-lab)
@@ -21,15 +28,22 @@
 # configuration and restarts nothing that is already running.
 set -eu
 
-deb=/tmp/etcd-rejoin.deb
-if [ "${1:-}" = "--deb" ]; then
-	deb=$2
-	shift 2
-fi
-if [ $# -lt 2 ]; then
-	echo "usage: $0 [--deb PATH] NAME ADDRESS [PEER=ADDRESS]..." >&2
+usage() {
+	echo "usage: $0 [--deb PATH] [--tls DIR] NAME ADDRESS [PEER=ADDRESS]..." >&2
 	exit 2
-fi
+}
+
+deb=/tmp/etcd-rejoin.deb
+tls=
+while [ $# -ge 2 ]; do
+	case "$1" in
+	--deb) deb=$2 ;;
+	--tls) tls=$2 ;;
+	*) break ;;
+	esac
+	shift 2
+done
+[ $# -ge 2 ] || usage
 name=$1
 addr=$2
 shift 2
@@ -92,20 +106,55 @@ write_hosts() {
 	sed '/^# etcd-rejoin-lab begin$/,/^# etcd-rejoin-lab end$/d' /etc/hosts >"$tmp"
 	{
 		echo "# etcd-rejoin-lab begin"
-		members "$@" | while IFS== read -r n a; do printf '%s\t%s\n' "$a" "$n"; done
+		members "$@" | while IFS='=' read -r n a; do printf '%s\t%s\n' "$a" "$n"; done
 		echo "# etcd-rejoin-lab end"
 	} >>"$tmp"
 	cat "$tmp" >/etc/hosts
 	rm -f "$tmp"
 }
 
+# scheme of every URL: https with --tls, else http.
+scheme=http
+[ -z "$tls" ] || scheme=https
+
+# Where --tls installs the files (lab/lib.sh's LAB_TLS_INSIDE).
+TLS_DIR=/etc/etcd-rejoin/tls
+
 join_urls() {
-	# $1: port; stdin: name=address lines; prints name=http://address:port,...
-	sed "s|=\(.*\)|=http://\1:$1|" | paste -sd, -
+	# $1: port; stdin: name=address lines; prints name=SCHEME://address:port,...
+	sed "s|=\(.*\)|=$scheme://\1:$1|" | paste -sd, -
 }
 
 peer_client_urls() {
-	members "$@" | sed 1d | sed 's|.*=\(.*\)|"http://\1:2379"|' | paste -sd, -
+	members "$@" | sed 1d | sed "s|.*=\(.*\)|\"$scheme://\1:2379\"|" | paste -sd, -
+}
+
+# install_tls installs the CA, this host's certificate and its key. The
+# key's group is the service's own, which the package created.
+install_tls() {
+	[ -n "$tls" ] || return 0
+	for f in ca.crt "$name.crt" "$name.key"; do
+		[ -f "$tls/$f" ] || { log "TLS: $tls/$f not found"; exit 1; }
+	done
+	install -d -m 0755 -o root -g root /etc/etcd-rejoin "$TLS_DIR"
+	install -m 0644 -o root -g root "$tls/ca.crt" "$TLS_DIR/ca.crt"
+	install -m 0644 -o root -g root "$tls/$name.crt" "$TLS_DIR/member.crt"
+	install -m 0640 -o root -g etcd-rejoin "$tls/$name.key" "$TLS_DIR/member.key"
+}
+
+# tls_config prints etcd's TLS settings for the [etcd] table.
+tls_config() {
+	[ -n "$tls" ] || return 0
+	cat <<EOF
+cert-file = "$TLS_DIR/member.crt"
+key-file = "$TLS_DIR/member.key"
+trusted-ca-file = "$TLS_DIR/ca.crt"
+client-cert-auth = true
+peer-cert-file = "$TLS_DIR/member.crt"
+peer-key-file = "$TLS_DIR/member.key"
+peer-trusted-ca-file = "$TLS_DIR/ca.crt"
+peer-client-cert-auth = true
+EOF
 }
 
 write_config() {
@@ -121,13 +170,14 @@ health-interval = "${LAB_HEALTH_INTERVAL:-2s}"
 [etcd]
 name = "$name"
 data-dir = "$name.etcd"
-listen-client-urls = "http://$addr:2379,http://127.0.0.1:2379"
-advertise-client-urls = "http://$addr:2379"
-listen-peer-urls = "http://$addr:2380"
-initial-advertise-peer-urls = "http://$addr:2380"
+listen-client-urls = "$scheme://$addr:2379,$scheme://127.0.0.1:2379"
+advertise-client-urls = "$scheme://$addr:2379"
+listen-peer-urls = "$scheme://$addr:2380"
+initial-advertise-peer-urls = "$scheme://$addr:2380"
 initial-cluster = "$cluster"
 initial-cluster-token = "${LAB_CLUSTER_TOKEN:-etcd-rejoin-lab}"
 EOF
+	tls_config >>"$tmp"
 	install -m 0640 -o root -g etcd-rejoin "$tmp" /etc/etcd-rejoin.toml
 	rm -f "$tmp"
 	etcd-rejoin --config /etc/etcd-rejoin.toml check >/dev/null
@@ -146,6 +196,7 @@ enable_service() {
 check_args "$@"
 install_packages
 write_hosts "$@"
+install_tls
 write_config "$@"
 enable_service
-log "configured as $name ($addr) with $(members "$@" | wc -l) members"
+log "configured as $name ($addr, $scheme) with $(members "$@" | wc -l) members"
