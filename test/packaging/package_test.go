@@ -70,7 +70,6 @@ func TestDebControl(t *testing.T) {
 	for _, want := range []string{
 		"systemd-sysusers etcd-rejoin.conf",
 		"statoverride root etcd-rejoin 0640 /etc/etcd-rejoin.toml",
-		"statoverride root root 0600 /etc/default/etcd-rejoin",
 		"deb-systemd-invoke try-restart",
 	} {
 		if !strings.Contains(postinst, want) {
@@ -79,6 +78,32 @@ func TestDebControl(t *testing.T) {
 	}
 	if strings.Contains(postinst, "deb-systemd-invoke start") {
 		t.Errorf("postinst starts the service on install; it must wait until it is configured")
+	}
+}
+
+// TestDebConfigModes: the .deb ships its configuration with its final
+// modes, never readable by others between unpack and postinst: the TOML
+// root:root 0640 (postinst gives it the group etcd-rejoin, which does not
+// exist at unpack) and the environment file root:root 0600.
+func TestDebConfigModes(t *testing.T) {
+	b := packages(t)
+	want := map[string]string{
+		"./etc/etcd-rejoin.toml":    "-rw-r----- root/root",
+		"./etc/default/etcd-rejoin": "-rw------- root/root",
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(mustRun(t, time.Minute, "", "dpkg-deb", "--contents", b.deb), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 6 {
+			if _, ok := want[f[len(f)-1]]; ok {
+				got[f[len(f)-1]] = f[0] + " " + f[1]
+			}
+		}
+	}
+	for path, w := range want {
+		if got[path] != w {
+			t.Errorf("%s in the .deb: %q, want %q", path, got[path], w)
+		}
 	}
 }
 
