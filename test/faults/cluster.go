@@ -403,8 +403,9 @@ type etcdProcess struct {
 	ids    walIDs // from its data (or wal) dir; zero if unreadable
 }
 
-// etcdProcesses lists the etcd servers running in the members' namespaces,
-// in one pass over /proc.
+// etcdProcesses lists the etcd servers running in the members' namespaces
+// (processes of the etcd binary that listen on a member port), in one pass
+// over /proc.
 func (c *Cluster) etcdProcesses() []etcdProcess {
 	byNS := map[uint64]*Member{}
 	for _, m := range c.Members {
@@ -415,7 +416,7 @@ func (c *Cluster) etcdProcesses() []etcdProcess {
 	}
 	var out []etcdProcess
 	for _, pid := range allPids() {
-		if exePath(pid) != c.etcdExe || !alive(pid) {
+		if exePath(pid) != c.etcdExe || !alive(pid) || !listens(pid, clientPort, peerPort) {
 			continue
 		}
 		var st unix.Stat_t

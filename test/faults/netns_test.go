@@ -77,6 +77,12 @@ func testNet(t *testing.T) *Net {
 
 // listenIn serves hello on member i's address, port 7000.
 func listenIn(t *testing.T, n *Net, i int) string {
+	addr, _ := listenInPid(t, n, i)
+	return addr
+}
+
+// listenInPid is listenIn that also returns the listener's pid.
+func listenInPid(t *testing.T, n *Net, i int) (string, int) {
 	t.Helper()
 	addr := n.IP(i) + ":7000"
 	cmd := n.Command(i, os.Args[0])
@@ -93,7 +99,7 @@ func listenIn(t *testing.T, n *Net, i int) string {
 	if line != "listening\n" {
 		t.Fatalf("listener in %s: %q", n.NS(i), line)
 	}
-	return addr
+	return addr, cmd.Process.Pid
 }
 
 // dialFrom dials addr from member i's namespace and returns what happened.
@@ -201,5 +207,19 @@ func TestNetLeftoversAreRemoved(t *testing.T) {
 		if alive(pid) {
 			t.Errorf("process %d of a removed namespace still runs", pid)
 		}
+	}
+}
+
+func TestListens(t *testing.T) {
+	n := testNet(t)
+	_, pid := listenInPid(t, n, 2)
+	if !listens(pid, 2379, 7000) {
+		t.Errorf("pid %d listens on 7000 but listens() says no", pid)
+	}
+	if listens(pid, 2379, 2380) {
+		t.Errorf("pid %d does not listen on 2379 or 2380 but listens() says so", pid)
+	}
+	if listens(os.Getpid(), 7000) {
+		t.Error("this process does not listen on 7000 but listens() says so")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -94,4 +95,49 @@ func becomeSubreaper() error {
 		return fmt.Errorf("become subreaper: %w", err)
 	}
 	return nil
+}
+
+// listens reports whether pid holds a listening TCP socket on one of the
+// ports: what tells an etcd server from a short run of the same binary
+// (etcd-rejoin runs `etcd --version`, with the member's environment).
+func listens(pid int, ports ...int) bool {
+	inodes := listeningInodes(pid, ports)
+	if len(inodes) == 0 {
+		return false
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return false
+	}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && inodes[link] {
+			return true
+		}
+	}
+	return false
+}
+
+// listeningInodes returns the sockets ("socket:[inode]") listening on the
+// ports in pid's network namespace, from /proc/<pid>/net/tcp and tcp6.
+func listeningInodes(pid int, ports []int) map[string]bool {
+	out := map[string]bool{}
+	for _, file := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, file))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			_, portHex, _ := strings.Cut(f[1], ":")
+			port, err := strconv.ParseInt(portHex, 16, 32)
+			if err == nil && slices.Contains(ports, int(port)) {
+				out["socket:["+f[9]+"]"] = true
+			}
+		}
+	}
+	return out
 }
