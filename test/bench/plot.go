@@ -62,8 +62,12 @@ func panel(cells []Cell) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("etcd %s, %d members: heal of a wiped member", cells[0].Version, cells[0].Members)
 	p.X.Label.Text = "data (MB)"
-	p.Y.Label.Text = "time to heal (s)"
-	p.Y.Min = 0
+	p.Y.Label.Text = "time to heal (s, log scale)"
+	// A log scale keeps a heal that took minutes from flattening the rest;
+	// the room above the highest dot is the legend's.
+	lo, hi := yRange(cells)
+	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	p.Y.Min, p.Y.Max = lo/2, hi*6
 	p.Legend.Top, p.Legend.Left = true, true
 	var ticks []plot.Tick
 	for _, c := range cells {
@@ -76,6 +80,24 @@ func panel(cells []Cell) (*plot.Plot, error) {
 		}
 	}
 	return p, nil
+}
+
+// yRange is the smallest and largest heal time in seconds, defaults when
+// there is none.
+func yRange(cells []Cell) (lo, hi float64) {
+	var all []float64
+	for _, c := range cells {
+		for _, m := range []string{MethodRejoin, MethodManual} {
+			for _, d := range c.totals(m) {
+				all = append(all, d.Seconds())
+			}
+		}
+	}
+	lo, hi, ok := span(all)
+	if !ok || lo <= 0 {
+		return 0.1, 10
+	}
+	return lo, hi
 }
 
 func addMethod(p *plot.Plot, cells []Cell, method string) error {

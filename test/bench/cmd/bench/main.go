@@ -186,6 +186,7 @@ func write(o *options, res *bench.Results) error {
 		if err := writeFile(o.jsonOut, append(b, '\n')); err != nil {
 			return err
 		}
+		fmt.Fprintf(os.Stderr, "bench: wrote %s\n", o.jsonOut)
 	}
 	png, err := bench.Plot(res)
 	if err != nil {
@@ -197,7 +198,7 @@ func write(o *options, res *bench.Results) error {
 	if err := writeFile(o.report, []byte(bench.Report(res, filepath.Base(o.plot)))); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "bench: wrote %s, %s and %s\n", o.report, o.plot, o.jsonOut)
+	fmt.Fprintf(os.Stderr, "bench: wrote %s and %s\n", o.report, o.plot)
 	return nil
 }
 
