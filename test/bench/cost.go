@@ -27,6 +27,9 @@ type Cost struct {
 	// RSS of the etcd-rejoin processes, KiB: median and largest sample.
 	RSSMedianKiB int64 `json:"rss_median_kib"`
 	RSSMaxKiB    int64 `json:"rss_max_kib"`
+	// AnonMedianKiB is the anonymous part of that RSS (heap, stacks): the
+	// rest is the binary's own pages, file-backed and shared.
+	AnonMedianKiB int64 `json:"anon_median_kib,omitempty"`
 	// CPU is the share of one core each etcd-rejoin process used, percent:
 	// the mean over the hosts and the largest.
 	CPUPercent    float64 `json:"cpu_percent"`
@@ -91,7 +94,7 @@ func runCost(ctx context.Context, cfg *Config, v Version, prefix string) Cost {
 type watched struct {
 	pid        int
 	cpu0       int64
-	rss        []int64
+	rss, anon  []int64
 	etcd       bool
 	cpuPercent float64
 }
@@ -114,8 +117,8 @@ func measureCost(ctx context.Context, c *cluster, cost *Cost) error {
 	}
 	for time.Since(start) < cost.Duration {
 		for _, p := range procs {
-			if rss, err := rssKiB(p.pid); err == nil {
-				p.rss = append(p.rss, rss)
+			if rss, anon, err := rssKiB(p.pid); err == nil {
+				p.rss, p.anon = append(p.rss, rss), append(p.anon, anon)
 			}
 		}
 		if !sleepCtx(ctx, time.Second) {
@@ -160,29 +163,24 @@ func costProcs(c *cluster) ([]*watched, error) {
 }
 
 func fillCost(cost *Cost, procs []*watched) {
-	var rss, etcdRSS []int64
+	var rss, anon, etcdRSS []int64
 	var cpu, etcdCPU float64
 	n := 0
 	for _, p := range procs {
-		for _, r := range p.rss {
-			if p.etcd {
-				etcdRSS = append(etcdRSS, r)
-			} else {
-				rss = append(rss, r)
-			}
-		}
 		if p.etcd {
+			etcdRSS = append(etcdRSS, p.rss...)
 			etcdCPU += p.cpuPercent
 			continue
 		}
-		n++
+		rss, anon = append(rss, p.rss...), append(anon, p.anon...)
 		cpu += p.cpuPercent
 		cost.CPUMaxPercent = max(cost.CPUMaxPercent, p.cpuPercent)
+		n++
 	}
-	m, _ := median(rss)
-	_, hi, _ := span(rss)
-	em, _ := median(etcdRSS)
-	cost.RSSMedianKiB, cost.RSSMaxKiB, cost.EtcdRSSMedianKiB = m, hi, em
+	cost.RSSMedianKiB, _ = median(rss)
+	_, cost.RSSMaxKiB, _ = span(rss)
+	cost.AnonMedianKiB, _ = median(anon)
+	cost.EtcdRSSMedianKiB, _ = median(etcdRSS)
 	if n > 0 {
 		cost.CPUPercent = cpu / float64(n)
 		cost.EtcdCPUPercent = etcdCPU / float64(n)
@@ -303,18 +301,26 @@ func parseStatTicks(stat string) (int64, error) {
 	return u + s, nil
 }
 
-// rssKiB is a process's resident memory.
-func rssKiB(pid int) (int64, error) {
+// rssKiB is a process's resident memory, and its anonymous part.
+func rssKiB(pid int) (rss, anon int64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return parseRSS(string(b))
+	if rss, err = statusKiB(string(b), "VmRSS"); err != nil {
+		return 0, 0, err
+	}
+	anon, err = statusKiB(string(b), "RssAnon")
+	return rss, anon, err
 }
 
-func parseRSS(status string) (int64, error) {
+// parseRSS reads VmRSS out of /proc/<pid>/status.
+func parseRSS(status string) (int64, error) { return statusKiB(status, "VmRSS") }
+
+// statusKiB reads one "Key:   N kB" line of /proc/<pid>/status.
+func statusKiB(status, key string) (int64, error) {
 	for _, line := range strings.Split(status, "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
 			f := strings.Fields(v)
 			if len(f) == 0 {
 				break
@@ -322,5 +328,5 @@ func parseRSS(status string) (int64, error) {
 			return strconv.ParseInt(f[0], 10, 64)
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS")
+	return 0, fmt.Errorf("no %s", key)
 }

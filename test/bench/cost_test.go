@@ -56,6 +56,9 @@ func TestParseRSS(t *testing.T) {
 	if _, err := parseRSS("Name:\tx\n"); err == nil {
 		t.Error("no error without VmRSS")
 	}
+	if got, err := statusKiB(status, "RssAnon"); err != nil || got != 9000 {
+		t.Errorf("RssAnon = %d, %v; want 9000", got, err)
+	}
 }
 
 func TestLabel(t *testing.T) {

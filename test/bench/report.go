@@ -264,15 +264,19 @@ func writeDecisions(w writef, res *Results) {
 
 func writeCost(w writef, res *Results) {
 	w("## 4. Cost while healthy\n\n")
-	w("Three hosts under etcd-rejoin (defaults: a health check every 5 s, `WATCHDOG_USEC` of the shipped unit), sampled every second once all were READY, on their own addresses while the heal and decision benchmarks ran (every version at once). CPU is user plus system time over the whole window, in percent of one core. Requests are etcd's own `grpc_server_handled_total`, read before and after, per host: only etcd-rejoin talks gRPC to these members.\n\n")
-	w("| etcd | hosts | sampled | RSS median | RSS largest | CPU (mean, largest host) | requests/s per host | WATCHDOG=1 per minute | etcd's RSS, CPU |\n|---|---|---|---|---|---|---|---|---|\n")
+	w("Three hosts under etcd-rejoin (defaults: a health check every 5 s, `WATCHDOG_USEC` of the shipped unit), sampled every second once all were READY, on their own addresses while the heal and decision benchmarks ran (every version at once). CPU is user plus system time over the whole window, in percent of one core. RSS counts the binary's own pages (file-backed, shared, reclaimable) besides the anonymous memory (heap, stacks) in brackets. Requests are etcd's own `grpc_server_handled_total`, read before and after, per host: only etcd-rejoin talks gRPC to these members.\n\n")
+	w("| etcd | hosts | sampled | RSS median (anonymous) | RSS largest | CPU (mean, largest host) | requests/s per host | WATCHDOG=1 per minute | etcd's RSS, CPU |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range res.Cost {
 		if c.Err != "" {
 			w("| %s | %d | failed: %s | | | | | | |\n", c.Version, c.Hosts, mdEscape(c.Err))
 			continue
 		}
-		w("| %s | %d | %s | %.1f MiB | %.1f MiB | %.3f%%, %.3f%% | %s | %.1f | %.1f MiB, %.2f%% |\n", c.Version, c.Hosts, c.Duration,
-			kib(c.RSSMedianKiB), kib(c.RSSMaxKiB), c.CPUPercent, c.CPUMaxPercent, requests(c.Requests), c.Watchdog,
+		anon := "-"
+		if c.AnonMedianKiB > 0 {
+			anon = fmt.Sprintf("%.1f MiB", kib(c.AnonMedianKiB))
+		}
+		w("| %s | %d | %s | %.1f MiB (%s) | %.1f MiB | %.3f%%, %.3f%% | %s | %.1f | %.1f MiB, %.2f%% |\n", c.Version, c.Hosts, c.Duration,
+			kib(c.RSSMedianKiB), anon, kib(c.RSSMaxKiB), c.CPUPercent, c.CPUMaxPercent, requests(c.Requests), c.Watchdog,
 			kib(c.EtcdRSSMedianKiB), c.EtcdCPUPercent)
 	}
 	w("\n")
