@@ -293,16 +293,30 @@ lab_boot() {
 		</dev/null >>"$dir/console.log" 2>&1 &
 	pid=$!
 	echo "$pid" >"$dir/nspawn.pid"
-	lab_wait_booted "$host"
+	lab_wait_booted "$host" "$pid"
 }
 
+# lab_ended says how the launcher, a child of this shell, ended: its exit
+# status, or its state and command line if it is still there.
+lab_ended() {
+	local pid=$1 rc
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "still there: $(ps -o stat=,args= -p "$pid" 2>/dev/null | cut -c1-200)"
+		return
+	fi
+	wait "$pid" 2>/dev/null && rc=0 || rc=$?
+	echo "exit status $rc"
+}
+
+# lab_wait_booted waits until the host's systemd has booted; launcher is
+# the PID lab_boot started it as.
 lab_wait_booted() {
-	local host=$1 deadline state pid
+	local host=$1 launcher=$2 deadline state pid
 	deadline=$((SECONDS + LAB_BOOT_TIMEOUT))
 	while ((SECONDS < deadline)); do
 		# setsid and nsenter exec nspawn: give that a moment before judging.
 		if ! lab_nspawn_pid "$host" >/dev/null && ((SECONDS > deadline - LAB_BOOT_TIMEOUT + 5)); then
-			lab_die "$host: systemd-nspawn exited during boot; $(tail -n 20 "$(lab_hostdir "$host")/console.log")"
+			lab_die "$host: systemd-nspawn exited during boot ($(lab_ended "$launcher")); $(tail -n 20 "$(lab_hostdir "$host")/console.log")"
 		fi
 		if pid=$(lab_pid1 "$host"); then
 			state=$(timeout 60 nsenter -t "$pid" -a -- env -i "${LAB_INSIDE_ENV[@]}" \
