@@ -225,3 +225,24 @@ func TestProblemsNameTheOperation(t *testing.T) {
 		}
 	}
 }
+
+// A check can run while a put is in flight, and a read may already have
+// returned its value: the put is in the history from its invocation on.
+func TestCheckWithAPutInFlight(t *testing.T) {
+	h := &History{}
+	h.Add(put(0, "k", "a", 0, 10, OK))
+	h.Begin(Op{Client: 1, Kind: Put, Key: "k", Value: "b", Call: 20})
+	h.Add(get(2, "k", "b", 30, 40))
+	v := Check(h.Ops(), 0)
+	if !v.OK() {
+		t.Fatalf("a read of an in-flight put's value: %v", v.Problems())
+	}
+	if v.Unknown != 1 {
+		t.Errorf("the put in flight counts as unknown: unknown %d, want 1", v.Unknown)
+	}
+	i := h.Begin(Op{Client: 1, Kind: Put, Key: "k", Value: "c", Call: 50})
+	h.End(i, put(1, "k", "c", 50, 60, OK))
+	if ops := h.Ops(); ops[len(ops)-1].Return != 60 || ops[len(ops)-1].Outcome != OK {
+		t.Errorf("End did not replace the pending operation: %+v", ops[len(ops)-1])
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -54,10 +55,32 @@ type History struct {
 	ops []Op
 }
 
-// Add records one operation.
+// Add records one operation that has completed.
 func (h *History) Add(op Op) {
 	h.mu.Lock()
 	h.ops = append(h.ops, op)
+	h.mu.Unlock()
+}
+
+// pending marks an operation invoked and not yet returned.
+const pending = "pending"
+
+// Begin records an operation when it is invoked, so that a check that
+// runs while it is in flight knows of it (a read may already return the
+// value of a put that has not returned yet): until End, it is Unknown and
+// has not returned. It returns the operation's index for End.
+func (h *History) Begin(op Op) int {
+	op.Outcome, op.Return, op.Err = Unknown, math.MaxInt64, pending
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ops = append(h.ops, op)
+	return len(h.ops) - 1
+}
+
+// End records how the operation Begin returned i for completed.
+func (h *History) End(i int, op Op) {
+	h.mu.Lock()
+	h.ops[i] = op
 	h.mu.Unlock()
 }
 

@@ -99,6 +99,7 @@ func (w *Workload) put(ctx context.Context, c *clientv3.Client, client int, via,
 	op := Op{Client: client, Kind: Put, Key: key, Value: value, Via: via, Step: int(w.step.Load())}
 	cctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), w.Timeout)
 	op.Call = int64(w.Clock.Now())
+	i := w.History.Begin(op)
 	resp, err := c.Put(cctx, key, value)
 	op.Return = int64(w.Clock.Now())
 	cancel()
@@ -112,7 +113,7 @@ func (w *Workload) put(ctx context.Context, c *clientv3.Client, client int, via,
 	} else {
 		op.Rev = resp.Header.Revision
 	}
-	w.History.Add(op)
+	w.History.End(i, op)
 	return op
 }
 
@@ -121,6 +122,7 @@ func (w *Workload) get(ctx context.Context, c *clientv3.Client, client int, via,
 	op := Op{Client: client, Kind: Get, Key: key, Via: via, Step: int(w.step.Load())}
 	cctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), w.Timeout)
 	op.Call = int64(w.Clock.Now())
+	i := w.History.Begin(op)
 	resp, err := c.Get(cctx, key)
 	op.Return = int64(w.Clock.Now())
 	cancel()
@@ -130,7 +132,7 @@ func (w *Workload) get(ctx context.Context, c *clientv3.Client, client int, via,
 	} else if len(resp.Kvs) > 0 {
 		op.Value, op.Rev = string(resp.Kvs[0].Value), resp.Kvs[0].ModRevision
 	}
-	w.History.Add(op)
+	w.History.End(i, op)
 	return op
 }
 
