@@ -106,7 +106,7 @@ func (f *forced) await(ctx context.Context, h Host) error {
 	defer cancel()
 	tick := time.NewTicker(forcedPoll)
 	defer tick.Stop()
-	o := member.Options{DialTimeout: h.Cluster.DialTimeout, RequestTimeout: h.Cluster.RequestTimeout, Log: h.Log}
+	o := h.forcedOptions()
 	for {
 		select {
 		case <-ctx.Done():
@@ -121,6 +121,12 @@ func (f *forced) await(ctx context.Context, h Host) error {
 			return nil
 		}
 	}
+}
+
+// forcedOptions reach the forced etcd: plain http on loopback, as the
+// configured etcd user (the copy holds the cluster's users when auth is on).
+func (h Host) forcedOptions() member.Options {
+	return member.Options{Auth: h.Cluster.Auth, DialTimeout: h.Cluster.DialTimeout, RequestTimeout: h.Cluster.RequestTimeout, Log: h.Log}
 }
 
 func (f *forced) tail() string {

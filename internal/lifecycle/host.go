@@ -12,7 +12,6 @@ package lifecycle
 import (
 	"io"
 	"log/slog"
-	"net/url"
 	"path/filepath"
 	"time"
 
@@ -61,23 +60,7 @@ func HostFromConfig(cfg *config.Config, log *slog.Logger) Host {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	o := member.Options{
-		ClientURLs:     cfg.PeerClientURLs,
-		PeerURLs:       otherPeerURLs(cfg),
-		SelfPeerURLs:   cfg.PeerURLs,
-		ClientTLS:      member.TLS(cfg.ClientTLS),
-		PeerTLS:        member.TLS(cfg.PeerTLS),
-		DialTimeout:    cfg.DialTimeout,
-		RequestTimeout: cfg.RequestTimeout,
-		Log:            log,
-	}
-	endpoint, local := cfg.LocalClientURL, o
-	if cfg.LocalAdvertisedURL != "" {
-		endpoint = cfg.LocalAdvertisedURL
-		if u, err := url.Parse(cfg.LocalClientURL); err == nil {
-			local.DialAddress = u.Host
-		}
-	}
+	endpoint, local := member.LocalFor(cfg, log)
 	s := cfg.Snapshot
 	return Host{
 		Name:           cfg.Name,
@@ -92,7 +75,7 @@ func HostFromConfig(cfg *config.Config, log *slog.Logger) Host {
 		ClusterToken:   cfg.Etcd["initial-cluster-token"],
 		Snapshots: Schedule{Interval: s.Interval, Keep: s.Keep, Dir: absPath(s.Dir),
 			Command: s.Command, CommandTimeout: s.CommandTimeout},
-		Cluster:        o,
+		Cluster:        member.OptionsFor(cfg, log),
 		Local:          local,
 		StopTimeout:    cfg.StopTimeout,
 		WaitBackoffMax: cfg.WaitBackoffMax,
@@ -111,17 +94,6 @@ func absPath(p string) string {
 		return a
 	}
 	return p
-}
-
-// otherPeerURLs lists the peer URLs of the initial cluster's other members.
-func otherPeerURLs(cfg *config.Config) []string {
-	var out []string
-	for name, urls := range cfg.InitialCluster {
-		if name != cfg.Name {
-			out = append(out, urls...)
-		}
-	}
-	return out
 }
 
 func (h Host) now() time.Time {

@@ -350,7 +350,7 @@ func (r *recoverer) startForced(ctx context.Context) error {
 }
 
 func (r *recoverer) snapshotForced(ctx context.Context) error {
-	o := member.Options{DialTimeout: r.h.Cluster.DialTimeout, RequestTimeout: r.h.Cluster.RequestTimeout, Log: r.h.Log}
+	o := r.h.forcedOptions()
 	open := func(ctx context.Context) (io.ReadCloser, error) {
 		return member.OpenSnapshot(ctx, r.forced.endpoint, o)
 	}
