@@ -437,3 +437,11 @@ func dirEntries(t testing.TB, dir string) []string {
 	}
 	return out
 }
+
+// versionPassThrough starts a shell wrapper around v's etcd that answers
+// `etcd --version` (which etcd-rejoin asks before each start) with the real
+// binary, so that a wrapper counting or stalling its runs sees only the
+// starts of a server.
+func versionPassThrough(v testetcd.Version) string {
+	return "#!/bin/sh\nif [ \"$1\" = --version ]; then exec " + v.Binary + " --version; fi\n"
+}

@@ -527,7 +527,7 @@ func TestStalledJoinLooksAgain(t *testing.T) {
 		l.wipe(2)
 		dir := t.TempDir()
 		wrapper := filepath.Join(dir, "etcd")
-		script := "#!/bin/sh\nif [ ! -e " + dir + "/tried ]; then touch " + dir + "/tried; exec sleep 600; fi\nexec " + v.Binary + " \"$@\"\n"
+		script := versionPassThrough(v) + "if [ ! -e " + dir + "/tried ]; then touch " + dir + "/tried; exec sleep 600; fi\nexec " + v.Binary + " \"$@\"\n"
 		if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -174,7 +174,7 @@ func TestRefusedStartsKeepTheRealCopy(t *testing.T) {
 		}
 		dir := t.TempDir()
 		wrapper := filepath.Join(dir, "etcd")
-		script := "#!/bin/sh\nn=$(cat " + dir + "/runs 2>/dev/null || echo 0)\necho $((n + 1)) >" + dir + "/runs\n" +
+		script := versionPassThrough(v) + "n=$(cat " + dir + "/runs 2>/dev/null || echo 0)\necho $((n + 1)) >" + dir + "/runs\n" +
 			"if [ \"$n\" -lt 3 ]; then ETCD_INITIAL_CLUSTER=n3=" + l.nodes[2].PeerURL + " exec " + v.Binary + " \"$@\"; fi\n" +
 			"exec " + v.Binary + " \"$@\"\n"
 		if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
