@@ -28,12 +28,20 @@ type stateFile struct {
 	Left      *leftEntry      `json:"left,omitempty"`
 	Recovered *recoveredEntry `json:"recovered,omitempty"`
 	Corrupt   *corruptEntry   `json:"corrupt,omitempty"`
+	Seen      *seenEntry      `json:"seen,omitempty"`
+}
+
+// seenEntry is plan.Seen in the state file.
+type seenEntry struct {
+	At        time.Time `json:"at"`
+	ClusterID string    `json:"cluster_id"`
 }
 
 // corruptEntry is plan.Corrupt in the state file.
 type corruptEntry struct {
 	At       time.Time `json:"at"`
 	MemberID string    `json:"member_id"`
+	Why      string    `json:"why,omitempty"`
 }
 
 // leftEntry is plan.Left in the state file.
@@ -139,7 +147,14 @@ func parseMemory(b []byte) (plan.Memory, error) {
 		if err != nil {
 			return plan.Memory{}, err
 		}
-		m.Corrupt = &plan.Corrupt{At: s.Corrupt.At, MemberID: id}
+		m.Corrupt = &plan.Corrupt{At: s.Corrupt.At, MemberID: id, Why: s.Corrupt.Why}
+	}
+	if s.Seen != nil {
+		id, err := parseHexID("seen.cluster_id", &s.Seen.ClusterID)
+		if err != nil {
+			return plan.Memory{}, err
+		}
+		m.Seen = &plan.Seen{At: s.Seen.At, ClusterID: id}
 	}
 	return m, nil
 }
@@ -215,7 +230,10 @@ func SaveMemory(path string, m plan.Memory) error {
 		sf.Recovered = &recoveredEntry{At: r.At.UTC(), ClusterID: plan.HexID(r.ClusterID), From: r.From}
 	}
 	if c := m.Corrupt; c != nil {
-		sf.Corrupt = &corruptEntry{At: c.At.UTC(), MemberID: plan.HexID(c.MemberID)}
+		sf.Corrupt = &corruptEntry{At: c.At.UTC(), MemberID: plan.HexID(c.MemberID), Why: c.Why}
+	}
+	if v := m.Seen; v != nil {
+		sf.Seen = &seenEntry{At: v.At.UTC(), ClusterID: plan.HexID(v.ClusterID)}
 	}
 	b, err := json.Marshal(sf)
 	if err != nil {

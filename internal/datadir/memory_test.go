@@ -38,6 +38,10 @@ func TestMemoryRoundTrip(t *testing.T) {
 				`"recovered":{"at":"2026-11-03T10:00:00Z","cluster_id":"3","from":"/b/s.snapshot"}}` + "\n"},
 		{"corrupt", plan.Memory{MemberID: 0x1, ClusterID: 0x2, Corrupt: &plan.Corrupt{At: time.Date(2026, 11, 4, 10, 0, 0, 0, time.UTC), MemberID: 0x1}},
 			`{"member_id":"1","cluster_id":"2","corrupt":{"at":"2026-11-04T10:00:00Z","member_id":"1"}}` + "\n"},
+		{"corrupt data", plan.Memory{MemberID: 0x1, ClusterID: 0x2, Corrupt: &plan.Corrupt{At: time.Date(2026, 11, 4, 10, 0, 0, 0, time.UTC), MemberID: 0x1, Why: "a WAL record fails its checksum"}},
+			`{"member_id":"1","cluster_id":"2","corrupt":{"at":"2026-11-04T10:00:00Z","member_id":"1","why":"a WAL record fails its checksum"}}` + "\n"},
+		{"seen", plan.Memory{Seen: &plan.Seen{At: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC), ClusterID: 0xabc}},
+			`{"member_id":"0","cluster_id":"0","seen":{"at":"2026-11-24T10:00:00Z","cluster_id":"abc"}}` + "\n"},
 		{"added entry", plan.Memory{Added: &plan.Added{ID: 0x1234, ClusterID: 0xabc, PeerURLs: []string{"http://10.0.0.1:2380"}}},
 			`{"member_id":"0","cluster_id":"0","added":{"id":"1234","cluster_id":"abc","peer_urls":["http://10.0.0.1:2380"]}}` + "\n"},
 	}

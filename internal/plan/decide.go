@@ -75,6 +75,10 @@ func decideWithData(o Observation) Plan {
 			HexID(o.Data.ClusterID), HexID(c.ClusterID)))
 	}
 	if k := o.Memory.Corrupt; k != nil && k.MemberID == o.Data.MemberID {
+		if k.Why != "" {
+			return decideUnusable(o, fmt.Sprintf("etcd exited at every start on the data of member %s (%s, %s)",
+				id, k.Why, k.At.UTC().Format(time.RFC3339)))
+		}
 		return decideUnusable(o, fmt.Sprintf("etcd raised its CORRUPT alarm against member %s on %s: its data differs from the cluster's",
 			id, k.At.UTC().Format(time.RFC3339)))
 	}
@@ -166,8 +170,8 @@ func decideWithoutData(o Observation) Plan {
 		return Plan{Action: Wait, Reason: "no local data and the cluster exists but has no quorum (" + clusterSummary(c) + ")"}
 	case o.Memory.Known():
 		return Plan{Action: Wait, Reason: fmt.Sprintf(
-			"no local data, but this host was member %s of cluster %s and %s; refusing to bootstrap a second cluster",
-			HexID(o.Memory.MemberID), HexID(o.Memory.ClusterID), reachSummary(c))}
+			"no local data, but %s and %s; refusing to bootstrap a second cluster (if that cluster is gone for good, "+
+				"`etcd-rejoin recover` or removing the state file starts anew)", o.Memory.past(), reachSummary(c))}
 	case c.Reachable:
 		return Plan{Action: Bootstrap, Reason: "no local data and the peers that answered have never formed a cluster (no member started)"}
 	default:

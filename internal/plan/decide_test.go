@@ -222,6 +222,11 @@ func TestDecide(t *testing.T) {
 				Memory: Memory{Added: &Added{ID: idNew, ClusterID: cid, PeerURLs: []string{"http://127.0.0.1:2380"}}}},
 			Plan{Action: Wait}, "refusing to bootstrap a second cluster"},
 
+		{"wait: no data, nobody answers, but the cluster was seen formed while waiting: no bootstrap",
+			Observation{Self: self, Data: noData, Learner: true, Cluster: unreachable,
+				Memory: Memory{Seen: &Seen{At: time.Date(2026, 11, 24, 11, 0, 0, 0, time.UTC), ClusterID: cid}}},
+			Plan{Action: Wait}, "this host saw cluster " + HexID(cid) + " formed on 2026-11-24T11:00:00Z and no peer answered; refusing to bootstrap"},
+
 		// a deliberate leave, a recovery
 		{"left: the host left on purpose: wait, whatever the cluster says",
 			Observation{Self: self, Data: noData, Learner: true, Cluster: cluster(true, n2, n3),
@@ -252,6 +257,12 @@ func TestDecide(t *testing.T) {
 			Observation{Self: self, Data: ownData, Learner: true, Cluster: cluster(true, n1, n2, n3),
 				Memory: Memory{MemberID: idN1, ClusterID: cid, Corrupt: &Corrupt{At: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC), MemberID: idN1}}},
 			Plan{Action: Rejoin, MoveDataAside: true, Remove: []uint64{idN1}, AsLearner: true}, "etcd raised its CORRUPT alarm against member 8e9e05c52164694d on 2026-11-02T10:00:00Z"},
+		{"corrupt: etcd exited at every start on the data: with quorum moved aside, the member rejoins",
+			Observation{Self: self, Data: ownData, Learner: true, Cluster: cluster(true, n1, n2, n3),
+				Memory: Memory{MemberID: idN1, ClusterID: cid, Corrupt: &Corrupt{At: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC), MemberID: idN1,
+					Why: "a WAL record fails its checksum"}}},
+			Plan{Action: Rejoin, MoveDataAside: true, Remove: []uint64{idN1}, AsLearner: true},
+			"etcd exited at every start on the data of member 8e9e05c52164694d (a WAL record fails its checksum, 2026-11-24T10:00:00Z)"},
 		{"corrupt: without quorum wait, touching nothing",
 			Observation{Self: self, Data: ownData, Learner: true, Cluster: cluster(false, n1, down(n2), n3),
 				Memory: Memory{Corrupt: &Corrupt{MemberID: idN1}}},

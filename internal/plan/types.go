@@ -120,13 +120,24 @@ type Memory struct {
 	// leave): the service then never adds it again until `join` clears it.
 	Left *Left `json:"left,omitempty"`
 	// Corrupt is set when etcd raised its CORRUPT alarm against this host's
-	// member: that member's data differs from the cluster's and is moved
+	// member, or exited on its data at every start: that data is moved
 	// aside (with a quorum) instead of being started again.
 	Corrupt *Corrupt `json:"corrupt,omitempty"`
 	// Recovered is set when `recover` made the local data a new one-member
 	// cluster after a lost quorum: the service starts on that data whatever
 	// the old members say, until the member has been healthy once.
 	Recovered *Recovered `json:"recovered,omitempty"`
+	// Seen is set when this host, holding no member of its own, saw the
+	// cluster formed: it then never bootstraps a new one, even in the
+	// seconds nobody answers (a survivor restarting while the others have
+	// lost their disks).
+	Seen *Seen `json:"seen,omitempty"`
+}
+
+// Seen records a formed cluster this host saw while it had no member.
+type Seen struct {
+	At        time.Time `json:"at"`
+	ClusterID uint64    `json:"cluster_id"`
 }
 
 // Left records a deliberate leave.
@@ -136,10 +147,14 @@ type Left struct {
 	ClusterID uint64    `json:"cluster_id"`
 }
 
-// Corrupt records etcd's CORRUPT alarm against this host's member.
+// Corrupt records etcd's CORRUPT alarm against this host's member, or
+// etcd failing on that member's data at every start.
 type Corrupt struct {
 	At       time.Time `json:"at"`
 	MemberID uint64    `json:"member_id"`
+	// Why is what etcd said of the data when it failed on it; "" for the
+	// CORRUPT alarm.
+	Why string `json:"why,omitempty"`
 }
 
 // Recovered records a recovery after a lost quorum.
@@ -157,9 +172,24 @@ type Added struct {
 }
 
 // Known reports whether the state file records that this host was, or was
-// being added as, a member of some cluster.
+// being added as, a member of some cluster, or saw one formed.
 func (m Memory) Known() bool {
-	return m.MemberID != 0 || m.ClusterID != 0 || m.Added != nil || m.Left != nil || m.Recovered != nil
+	return m.MemberID != 0 || m.ClusterID != 0 || m.Added != nil || m.Left != nil || m.Recovered != nil || m.Seen != nil
+}
+
+// past says what the state file records of this host's past in a cluster.
+func (m Memory) past() string {
+	switch {
+	case m.MemberID != 0 || m.ClusterID != 0:
+		return fmt.Sprintf("this host was member %s of cluster %s", HexID(m.MemberID), HexID(m.ClusterID))
+	case m.Added != nil:
+		return fmt.Sprintf("this host was being added as member %s of cluster %s", HexID(m.Added.ID), HexID(m.Added.ClusterID))
+	case m.Recovered != nil:
+		return fmt.Sprintf("this host recovered cluster %s", HexID(m.Recovered.ClusterID))
+	case m.Seen != nil:
+		return fmt.Sprintf("this host saw cluster %s formed on %s", HexID(m.Seen.ClusterID), m.Seen.At.UTC().Format(time.RFC3339))
+	}
+	return "this host was a member"
 }
 
 // Self is the member this host runs, as configured.

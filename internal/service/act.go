@@ -39,6 +39,10 @@ type launch struct {
 	memberID       uint64 // the member it starts as, when known
 	endpoints      []string
 	joining        bool // a member without data joining the live cluster
+	// quorum: the cluster had a quorum when this start was decided;
+	// clusterID is the cluster the member belongs to (0: a new one).
+	quorum    bool
+	clusterID uint64
 }
 
 // voterLock is the cluster-wide lock around adding a voter, so that hosts
@@ -49,6 +53,15 @@ const voterLock = "add-voter"
 // act carries out the membership steps of a plan. Every step is safe to
 // crash in: the next start observes again and converges.
 func (s *Service) act(ctx context.Context, obs plan.Observation, p plan.Plan) (launch, error) {
+	l, err := s.actions(ctx, obs, p)
+	l.quorum = obs.Cluster.Quorum
+	if l.clusterID = obs.Cluster.ClusterID; p.Action == plan.Restart {
+		l.clusterID = obs.Data.ClusterID
+	}
+	return l, err
+}
+
+func (s *Service) actions(ctx context.Context, obs plan.Observation, p plan.Plan) (launch, error) {
 	endpoints := voterEndpoints(obs.Cluster, s.cfg.PeerURLs)
 	switch p.Action {
 	case plan.Bootstrap:
@@ -281,6 +294,21 @@ func (s *Service) voterGuard(ctx context.Context, cli membership, obs plan.Obser
 			"adding this member as a voter now would leave %d healthy of %d voters (need %d); other members are joining", up, voters, need)}
 	}
 	return unlock, nil
+}
+
+// rememberSeen records a formed cluster seen by a host that has no record
+// of one: from then on it never bootstraps a new cluster while it has no
+// data, even in the seconds in which nobody answers (the survivor of a
+// majority that lost its disks restarting while the others wait).
+func (s *Service) rememberSeen(obs plan.Observation) {
+	c := obs.Cluster
+	if obs.Memory.Known() || !c.Formed() || c.ClusterID == 0 || c.Conflict != "" {
+		return
+	}
+	mem := obs.Memory
+	mem.Seen = &plan.Seen{At: s.now(), ClusterID: c.ClusterID}
+	s.log.Info("recorded that cluster "+plan.HexID(c.ClusterID)+" exists: this host will not bootstrap a new one", "state_file", s.cfg.StateFile)
+	s.remember(mem)
 }
 
 // remember writes the state file; a failure is logged, never fatal.

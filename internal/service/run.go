@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/etcd-rejoin/etcd-rejoin/internal/datafault"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/failpoint"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/member"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
@@ -104,6 +105,7 @@ func (s *Service) prepare(ctx context.Context) (launch, plan.Plan, error) {
 		return launch{}, p, err
 	}
 	s.decided(p)
+	s.rememberSeen(obs)
 	s.log.Info("decision", "action", string(p.Action), "reason", p.Reason,
 		"data", string(obs.Data.Kind), "reachable", obs.Cluster.Reachable, "quorum", obs.Cluster.Quorum)
 	if p.Action == plan.Wait {
@@ -139,10 +141,11 @@ func endCause(ctx context.Context) error {
 // runEtcd starts etcd, waits until it is ready, then supervises it.
 func (s *Service) runEtcd(ctx context.Context, p plan.Plan, l launch) error {
 	start := s.now()
+	watcher := datafault.NewWatcher(os.Stderr)
 	proc, err := supervise.Start(supervise.Spec{
 		Path:   s.cfg.EtcdBinary,
 		Env:    supervise.BuildEnv(s.environ, settings(s.cfg, l)),
-		Output: os.Stderr,
+		Output: watcher,
 	})
 	if err != nil {
 		return fmt.Errorf("start etcd: %w", err)
@@ -156,7 +159,7 @@ func (s *Service) runEtcd(ctx context.Context, p plan.Plan, l launch) error {
 	defer checker.Close()
 	h, err := s.awaitReady(ctx, proc, l, checker)
 	if err != nil {
-		return s.finish(ctx, proc, membershipRefusal(p, proc, err))
+		return s.finish(ctx, proc, s.judgeData(ctx, proc, watcher, l, membershipRefusal(p, proc, err)))
 	}
 	took := s.now().Sub(start).Round(10 * time.Millisecond)
 	msg := fmt.Sprintf("running: member %s of cluster %s, voting and caught up (%s, ready in %s)",
@@ -169,7 +172,10 @@ func (s *Service) runEtcd(ctx context.Context, p plan.Plan, l launch) error {
 	stopTasks := s.startTasks(ctx)
 	err = s.watch(ctx, proc, checker, h.MemberID, msg)
 	stopTasks()
-	return s.finish(ctx, proc, s.corrupted(err, h))
+	if l.memberID == 0 {
+		l.memberID = h.MemberID
+	}
+	return s.finish(ctx, proc, s.judgeData(ctx, proc, watcher, l, s.corrupted(err, h)))
 }
 
 // refusals are the lines etcd logs when it refuses to start as an existing

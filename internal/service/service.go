@@ -39,6 +39,8 @@ type Service struct {
 	// defragging is set while this member is being defragmented: it then
 	// answers nothing, by the service's own doing.
 	defragging atomic.Bool
+	// faults counts etcd's consecutive exits on damaged data.
+	faults dataFaults
 }
 
 // New returns a service for the configuration. environ is the process

@@ -416,3 +416,52 @@ func TestVotersRejoinTogether(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// netSeen is the loopback base of the wiped-majority test.
+const netSeen = 122
+
+// Two of three hosts lose their disks, state files included, and wait,
+// rightly: the survivor says the cluster exists. They record that they saw
+// it. Then the survivor goes away (a reboot, its watchdog): in the seconds
+// nobody answers, the two must not bootstrap a new cluster, which would carry
+// the old cluster's ID and member IDs (both derive from the same initial
+// cluster and token) and take writes at revisions the old one used. Found by
+// the fault campaign (wipe-majority:lose-state+reboot).
+func TestWipedMajorityNeverBootstraps(t *testing.T) {
+	forEachVersion(t, netSeen, func(t *testing.T, v testetcd.Version, prefix string) {
+		l := newLab(t, v, prefix, 3)
+		l.startAll()
+		l.put(5, "k")
+		for _, i := range []int{1, 2} {
+			l.wipe(i)
+			if err := os.Remove(l.nodes[i].DataDir + ".rejoin-state.json"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, i := range []int{1, 2} {
+			h := l.start(i)
+			h.waitLog(t, "exists but has no quorum", 60*time.Second)
+			h.waitLog(t, "this host will not bootstrap a new one", 10*time.Second)
+		}
+		l.hosts[0].stop(20 * time.Second)
+		for _, i := range []int{1, 2} {
+			l.hosts[i].waitLog(t, "and no peer answered; refusing to bootstrap a second cluster", 60*time.Second)
+		}
+		// A few more looks with nobody answering.
+		time.Sleep(5 * time.Second)
+		for _, i := range []int{1, 2} {
+			h := l.hosts[i]
+			if out := h.out.String(); strings.Contains(out, "action=bootstrap") || strings.Contains(out, "etcd started") {
+				t.Errorf("%s started etcd after losing its disk:\n%s", h.name, h.tail(30))
+			}
+			if h.exited() {
+				t.Errorf("%s exited (%d):\n%s", h.name, h.code, h.tail(30))
+			}
+			if fi, err := os.Stat(l.nodes[i].DataDir); err == nil && fi.IsDir() {
+				if names := dirEntries(t, l.nodes[i].DataDir); len(names) != 0 {
+					t.Errorf("%s has data again: %v", h.name, names)
+				}
+			}
+		}
+	})
+}

@@ -154,10 +154,7 @@ var shortCampaigns = []struct {
 // knownOpen are the faults of bugs the campaign found that are still
 // open; each has a reproducer below (make faults-repro). Delete an entry
 // with its fix.
-var knownOpen = []string{
-	"truncate-wal:tail", "bitflip-wal:record", "bitflip-wal:late", "bitflip-db", "truncate-db", // TestReproTruncatedWAL, TestReproCorruptWALRecord, TestReproCorruptDB, TestReproTruncatedDB
-	"wipe-majority:lose-state", "wipe-majority:lose-state+reboot", // TestReproBootstrapWhileSurvivorRestarts
-}
+var knownOpen = []string{}
 
 // versionNamed returns the etcd version called name, if the tests have it.
 func versionNamed(t *testing.T, name string) (testetcd.Version, bool) {
