@@ -5,7 +5,8 @@
 #   make faults-short   the CI suite: the campaign's own tests and two short
 #                       campaigns with fixed seeds (3 members on etcd 3.4,
 #                       5 members on etcd 3.6), a few minutes
-#   make faults-repro   the reproducers of what the campaign found
+#   make faults-repro   the reproducers of what the campaign found (faults-short
+#                       runs them too: all are fixed, now regression tests)
 #   make faults-long    the long run: FAULTS_LONG_STEPS faults on each etcd
 #                       version, summaries written to docs/faults-etcd<v>.md
 # All of them need root (network namespaces, tmpfs mounts).

@@ -66,16 +66,20 @@ func (c testConsole) Write(p []byte) (int, error) {
 
 // Campaigns take minutes: they run only when asked for.
 const (
-	envShort = "FAULTS_SHORT" // the campaign's own checks and the CI campaigns (make faults-short)
-	envRepro = "FAULTS_REPRO" // the reproducers (make faults-repro)
+	envShort = "FAULTS_SHORT" // the campaign's own checks, the CI campaigns and the reproducers (make faults-short)
+	envRepro = "FAULTS_REPRO" // the reproducers alone (make faults-repro)
 )
 
-func needEnv(t *testing.T, name string) {
+// needEnv skips a campaign unless one of the variables names is set.
+func needEnv(t *testing.T, names ...string) {
 	t.Helper()
-	if os.Getenv(name) == "" {
-		t.Skipf("a campaign: runs with %s=1", name)
+	for _, name := range names {
+		if os.Getenv(name) != "" {
+			needRoot(t)
+			return
+		}
 	}
-	needRoot(t)
+	t.Skipf("a campaign: runs with %s=1", strings.Join(names, "=1 or "))
 }
 
 // runScript runs a campaign of the given steps and returns its report.
@@ -152,8 +156,9 @@ var shortCampaigns = []struct {
 }
 
 // knownOpen are the faults of bugs the campaign found that are still
-// open; each has a reproducer below (make faults-repro). Delete an entry
-// with its fix.
+// open, left out of the short campaigns; each has a reproducer below (make
+// faults-repro). Delete an entry with its fix. None is open: the
+// reproducers are regression tests, run by faults-short too.
 var knownOpen = []string{}
 
 // versionNamed returns the etcd version called name, if the tests have it.
@@ -187,7 +192,8 @@ func TestShortCampaign(t *testing.T) {
 }
 
 // Reproducers of what the campaign found. Each runs the one fault that
-// broke an invariant, and fails until etcd-rejoin handles it.
+// broke an invariant; all of them fixed, they are regression tests (CI runs
+// them in faults-short).
 
 // TestReproTruncatedWAL: a member whose WAL lost entries it had
 // acknowledged (a disk that lied about a flush) makes etcd panic at every
@@ -195,7 +201,7 @@ func TestShortCampaign(t *testing.T) {
 // corrupted, truncated, or lost?"); etcd-rejoin restarts it on the same
 // data forever although the cluster has quorum and would take it back.
 func TestReproTruncatedWAL(t *testing.T) {
-	needEnv(t, envRepro)
+	needEnv(t, envRepro, envShort)
 	rep := runScript(t, 3, Step{Kind: "truncate-wal", Variant: "tail", Target: 0, Peer: -1, Seed: 1})
 	if !rep.Passed() {
 		t.Fatalf("step %d: %s", rep.FailStep, rep.Failure)
@@ -206,7 +212,7 @@ func TestReproTruncatedWAL(t *testing.T) {
 // makes etcd exit at every start ("walpb: crc mismatch"); etcd-rejoin
 // restarts it on the same data forever although the cluster has quorum.
 func TestReproCorruptWALRecord(t *testing.T) {
-	needEnv(t, envRepro)
+	needEnv(t, envRepro, envShort)
 	rep := runScript(t, 3, Step{Kind: "bitflip-wal", Variant: "late", Target: 0, Peer: -1, Seed: 1})
 	if !rep.Passed() {
 		t.Fatalf("step %d: %s", rep.FailStep, rep.Failure)
@@ -218,7 +224,7 @@ func TestReproCorruptWALRecord(t *testing.T) {
 // etcd-rejoin restarts it on the same data forever although the cluster
 // has quorum.
 func TestReproCorruptDB(t *testing.T) {
-	needEnv(t, envRepro)
+	needEnv(t, envRepro, envShort)
 	rep := runScript(t, 3, Step{Kind: "bitflip-db", Target: 0, Peer: -1, Seed: 1})
 	if !rep.Passed() {
 		t.Fatalf("step %d: %s", rep.FailStep, rep.Failure)
@@ -230,7 +236,7 @@ func TestReproCorruptDB(t *testing.T) {
 // the file; 3.6 sometimes starts on it); etcd-rejoin restarts it on the
 // same data forever although the cluster has quorum.
 func TestReproTruncatedDB(t *testing.T) {
-	needEnv(t, envRepro)
+	needEnv(t, envRepro, envShort)
 	v, ok := versionNamed(t, "3.4")
 	if !ok {
 		t.Skip("no etcd 3.4")
@@ -251,7 +257,7 @@ func TestReproTruncatedDB(t *testing.T) {
 // takes writes at revisions the old one used; the survivor then rejoins
 // it on its own data: split brain and divergent data.
 func TestReproBootstrapWhileSurvivorRestarts(t *testing.T) {
-	needEnv(t, envRepro)
+	needEnv(t, envRepro, envShort)
 	rep := runScript(t, 3, Step{Kind: "wipe-majority", Variant: "lose-state+reboot", Target: 1, Peer: -1, Seed: 1})
 	if !rep.Passed() {
 		t.Fatalf("step %d: %s", rep.FailStep, rep.Failure)
