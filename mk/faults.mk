@@ -8,7 +8,9 @@
 #   make faults-repro   the reproducers of what the campaign found (faults-short
 #                       runs them too: all are fixed, now regression tests)
 #   make faults-long    the long run: FAULTS_LONG_STEPS faults on each etcd
-#                       version, summaries written to docs/faults-etcd<v>.md
+#                       version (3 members on 3.4 and 3.6, 5 on 3.5: see
+#                       FAULTS_LONG_RUNS), summaries written to
+#                       docs/faults-etcd<v>.md
 # All of them need root (network namespaces, tmpfs mounts).
 
 SEED         ?=
@@ -18,6 +20,8 @@ ETCD         ?= 3.6
 FAULTS_FLAGS ?=
 FAULTS_LONG_STEPS ?= 100
 FAULTS_LONG_SEED  ?= 8
+# version:members of each long campaign
+FAULTS_LONG_RUNS  ?= 3.4:3 3.5:5 3.6:3
 FAULTS_TEST_FLAGS ?= -count=1 -timeout 40m -p 1
 
 FAULTS_CMD := build/faults-campaign
@@ -40,7 +44,8 @@ faults-repro: deps-etcd ## the reproducers of the bugs the campaign found (root)
 
 faults-long: deps-etcd $(FAULTS_CMD) ## the long campaign on etcd 3.4, 3.5 and 3.6; summaries into docs/ (root)
 	@mkdir -p docs; rc=0; \
-	for v in 3.4 3.5 3.6; do \
-		$(FAULTS_CMD) -seed $(FAULTS_LONG_SEED) -steps $(FAULTS_LONG_STEPS) -members $(MEMBERS) -etcd $$v \
+	for run in $(FAULTS_LONG_RUNS); do \
+		v=$${run%%:*}; m=$${run#*:}; \
+		$(FAULTS_CMD) -seed $(FAULTS_LONG_SEED) -steps $(FAULTS_LONG_STEPS) -members $$m -etcd $$v \
 			-summary docs/faults-etcd$$v.md $(FAULTS_FLAGS) || rc=1; \
 	done; exit $$rc
