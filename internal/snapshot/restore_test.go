@@ -37,10 +37,10 @@ func TestRestore(t *testing.T) {
 			{"as root for the service", true, 0, true},
 		}
 		for i, r := range rows {
+			if r.bump != 0 && tool.Name != "etcdutl" {
+				continue // etcdctl 3.4 cannot: TestRestoreRefuses checks that it is refused
+			}
 			t.Run(r.name, func(t *testing.T) {
-				if r.bump != 0 && tool.Name != "etcdutl" {
-					t.Skipf("%s cannot bump revisions", tool)
-				}
 				dataParent, walParent := t.TempDir(), t.TempDir()
 				if r.service {
 					dataParent, walParent = serviceDir(t), serviceDir(t)
