@@ -23,6 +23,18 @@ var signatures = []struct{ text, what string }{
 	{"crc mismatch", "a WAL record fails its checksum"},
 	// wal.ErrSliceOutOfRange: a WAL record claims more bytes than the file has.
 	{"wal: slice bounds out of range", "a WAL record is cut short"},
+	// wal.ErrMaxWALEntrySizeLimitExceeded: a record's length field is
+	// damaged (larger than any record etcd writes).
+	{"wal: max entry size limit exceeded", "a WAL record's length is damaged"},
+	// wal.ErrSnapshotMismatch and wal.ErrSnapshotNotFound: the WAL and the
+	// raft snapshots in member/snap disagree.
+	{"wal: snapshot mismatch", "the WAL and the raft snapshot disagree"},
+	{"wal: snapshot not found", "the raft snapshot the WAL names is missing"},
+	// etcdserver, when the backend cannot be rebuilt from the raft
+	// snapshot ("failed to recover v3 backend from snapshot") or the
+	// backend file the snapshot names is missing.
+	{"failed to recover v3 backend", "the backend cannot be rebuilt from the raft snapshot"},
+	{"failed to find database snapshot file", "the backend file of the raft snapshot is missing"},
 	// bbolt's Open, when neither meta page passes its checksum, and
 	// etcd's backend.newBackend panicking on that ("failed to open database").
 	{"both meta pages are invalid", "the bbolt backend's meta pages fail their checksum"},

@@ -12,6 +12,13 @@ func TestMatch(t *testing.T) {
 			"its raft log lacks entries it had acknowledged"},
 		{`{"level":"fatal","caller":"etcdmain/etcd.go:183","msg":"discovery failed","error":"walpb: crc mismatch: expected: 4ce2119e computed: 8ae6bd75: in file '0000000000000000-0000000000000000.wal' at position: 872"}`,
 			"a WAL record fails its checksum"},
+		// etcd 3.4.23 after the campaign flipped bit 3 of byte 231108 of a
+		// WAL file (seed 8, step 89): a record's length field
+		{`{"level":"fatal","ts":"2026-11-24T12:00:58.840Z","caller":"etcdmain/etcd.go:271","msg":"discovery failed","error":"wal: max entry size limit exceeded"}`,
+			"a WAL record's length is damaged"},
+		{`{"level":"fatal","msg":"failed to recover v3 backend from snapshot","error":"failed to find database snapshot file (snap: snapshot file doesn't exist)"}`,
+			"the backend cannot be rebuilt from the raft snapshot"},
+		{`{"level":"fatal","msg":"discovery failed","error":"wal: snapshot mismatch"}`, "the WAL and the raft snapshot disagree"},
 		{`{"level":"error","logger":"bbolt","msg":"both meta pages are invalid, meta0: checksum error, meta1: checksum error"}`,
 			"the bbolt backend's meta pages fail their checksum"},
 		{`{"level":"panic","caller":"backend/backend.go:205","msg":"failed to open database","error":"checksum error"}`,
