@@ -47,6 +47,12 @@ func Skew(local, cluster Version) string {
 	switch {
 	case local.IsZero() || cluster.IsZero():
 		return ""
+	case cluster.Major == 3 && cluster.Minor == 0:
+		// etcd's initial cluster version (MinClusterVersion), set at
+		// bootstrap and kept until the leader has heard every member's
+		// release: a member that waited for a decided version would wait
+		// for ever. etcd itself accepts any release above it.
+		return ""
 	case local.Major != cluster.Major:
 		return fmt.Sprintf("the local etcd is %s but the cluster runs at version %s: another major release", local, cluster.MinorString())
 	case local.Minor < cluster.Minor:

@@ -22,6 +22,10 @@ func TestSkew(t *testing.T) {
 		{"3.6.16", "3.4.0", "upgrades one minor release at a time (upgrade every member to 3.5 first)"},
 		{"3.4.23", "3.5.0", "never runs a member below the cluster version"},
 		{"4.0.0", "3.6.0", "another major release"},
+		// a new cluster before the leader heard every member (the fault
+		// campaign: a member starting then waited for ever)
+		{"3.4.23", "3.0.0", ""},
+		{"3.6.16", "3.0.0", ""},
 	} {
 		if got := Skew(v(c.local), v(c.cluster)); (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
 			t.Errorf("Skew(%s, %s) = %q, want %q", c.local, c.cluster, got, c.want)
