@@ -88,3 +88,39 @@ func waitClusterVersion(t *testing.T, clientURL, want string) {
 	}
 	t.Fatalf("cluster version %q, want %q", got, want)
 }
+
+// netLateMember is the loopback base of the late first-boot member test.
+const netLateMember = 125
+
+// A member that first starts after the other two formed the cluster: etcd
+// keeps the cluster version at its placeholder 3.0 until the leader has
+// heard every member, so the late member must not read it as a cluster
+// two minor releases behind and wait for ever (found by the fault
+// campaign's first boot). It joins under the entry of the initial cluster.
+func TestLateFirstBootMemberJoins(t *testing.T) {
+	forEachVersion(t, netLateMember, func(t *testing.T, v testetcd.Version, prefix string) {
+		l := newLab(t, v, prefix, 3)
+		l.start(0)
+		l.start(1)
+		l.hosts[0].waitReady(t)
+		l.hosts[1].waitReady(t)
+		l.put(5, "k", 0, 1)
+		h := l.start(2)
+		h.waitReady(t)
+		if out := h.out.String(); strings.Contains(out, "upgrades one minor release at a time") {
+			t.Errorf("n3 waited on the placeholder cluster version:\n%s", h.tail(20))
+		}
+		ms := l.members()
+		if len(ms) != 3 {
+			t.Fatalf("members %+v, want 3", ms)
+		}
+		for _, m := range ms {
+			if m.Learner || !m.Started {
+				t.Errorf("member %+v is not a started voter", m)
+			}
+		}
+		if n := l.count(2, "k"); n != 5 {
+			t.Errorf("%d keys through n3, want 5", n)
+		}
+	})
+}
