@@ -219,10 +219,16 @@ func runtimeCrashRestarts(t *testing.T, c *container, value string) {
 	}
 	before := restarts()
 	c.mustExec("systemctl", "kill", "--kill-whom=main", "--signal=SIGQUIT", unitName)
-	c.waitFor("active", 3*time.Minute, "systemctl", "is-active", unitName)
-	if after := restarts(); after == before {
-		t.Fatalf("NRestarts still %s after the runtime exit:\n%s", after, journal(c))
+	// The unit is still active until the runtime has dumped its goroutines
+	// and exited: wait for the restart to be counted, then for READY.
+	deadline := time.Now().Add(3 * time.Minute)
+	for restarts() == before {
+		if time.Now().After(deadline) {
+			t.Fatalf("NRestarts still %s 3 minutes after the runtime exit:\n%s", before, journal(c))
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
+	c.waitFor("active", 3*time.Minute, "systemctl", "is-active", unitName)
 	exits := c.exec(time.Minute, "sh", "-c", "journalctl --no-pager -u "+unitName+" | grep -c 'code=exited, status=2/'")
 	if n := strings.TrimSpace(exits.Out); n == "" || n == "0" {
 		t.Errorf("the journal shows no exit with status 2 (grep: %q):\n%s", exits.Out, journal(c))
