@@ -401,6 +401,15 @@ func TestCatchingUp(t *testing.T) {
 	if got := sock.read(t); got != "EXTEND_TIMEOUT_USEC=90000000" {
 		t.Errorf("notify messages = %q, want one extension of 90 s", got)
 	}
+	// From the baseline taken at etcd's launch, the first look already
+	// sees progress.
+	c = s.startCatchUp()
+	if got := look(extendEvery, 5); !strings.Contains(got, "catching up, applied index 5") {
+		t.Errorf("first look after the launch baseline: %q", got)
+	}
+	if got := sock.read(t); got != "EXTEND_TIMEOUT_USEC=90000000" {
+		t.Errorf("notify messages = %q, want one extension of 90 s", got)
+	}
 }
 
 // notifySocket is a real unixgram socket standing in for systemd's.

@@ -29,6 +29,12 @@ type catchUp struct {
 	leaderIndex uint64
 }
 
+// startCatchUp is the progress baseline taken when etcd is launched: the
+// first look, extendEvery later, can already see progress and extend.
+func (s *Service) startCatchUp() catchUp {
+	return catchUp{at: s.now(), bytes: dataBytes(s.cfg.DataDir, s.cfg.WALDir)}
+}
+
 // catchingUp looks at the progress of the starting member every
 // extendEvery, asks systemd for more time when it progressed, and returns a
 // STATUS= line saying how far it is ("" between two looks).

@@ -272,7 +272,7 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 	defer tick.Stop()
 	last := ""
 	answered := false
-	progress := catchUp{}
+	progress := s.startCatchUp()
 	stall := time.NewTimer(s.cfg.JoinTimeout)
 	defer stall.Stop()
 	if !l.joining {
