@@ -6,7 +6,7 @@
 #                       campaigns with fixed seeds (3 members on etcd 3.4,
 #                       5 members on etcd 3.6), a few minutes
 #   make faults-repro   the reproducers of what the campaign found (faults-short
-#                       runs them too: all are fixed, now regression tests)
+#                       runs the three whose fault is the same at every run)
 #   make faults-long    the long run: FAULTS_LONG_STEPS faults on each etcd
 #                       version (3 members on 3.4 and 3.6, 5 on 3.5: see
 #                       FAULTS_LONG_RUNS), summaries written to

@@ -44,6 +44,27 @@ var signatures = []struct{ text, what string }{
 	{"signal SIGBUS", "the backend file is shorter than bbolt's pages (SIGBUS)"},
 }
 
+// fatalSignatures count only in a line in which etcd gives up (a fatal or
+// panic log entry): decoding errors of the records etcd reads at start. A
+// bit flipped in a WAL record can break its protobuf encoding before its
+// checksum is compared (walpb.Record's generated Unmarshal: "proto: Record:
+// wiretype end group for non-group", "illegal tag", "wrong wireType",
+// "integer overflow", "negative length"), and raftpb's entries, hard states
+// and snapshots inside it likewise.
+var fatalSignatures = []struct{ text, what string }{
+	{"proto: Record:", "a WAL record cannot be decoded"},
+	{"proto: Entry:", "a raft entry in the WAL cannot be decoded"},
+	{"proto: HardState:", "a raft hard state in the WAL cannot be decoded"},
+	{"proto: Snapshot:", "a raft snapshot record cannot be decoded"},
+	{"proto: wrong wireType", "a WAL record cannot be decoded"},
+	{"proto: integer overflow", "a WAL record cannot be decoded"},
+	{"proto: negative length found during unmarshaling", "a WAL record cannot be decoded"},
+}
+
+// fatalMarks say that etcd gives up in this line: zap's fatal and panic
+// levels, capnslog's critical level (etcd 3.4's default logger), a Go panic.
+var fatalMarks = []string{`"level":"fatal"`, `"level":"panic"`, " C | ", "panic: "}
+
 // Match says what line reports about the data, or "".
 func Match(line string) string {
 	for _, s := range signatures {
@@ -51,7 +72,24 @@ func Match(line string) string {
 			return s.what
 		}
 	}
+	if !containsAny(line, fatalMarks) {
+		return ""
+	}
+	for _, s := range fatalSignatures {
+		if strings.Contains(line, s.text) {
+			return s.what
+		}
+	}
 	return ""
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // maxLine bounds the line a Watcher keeps.

@@ -25,6 +25,13 @@ func TestMatch(t *testing.T) {
 			"bbolt refuses the backend file"},
 		{`[signal SIGBUS: bus error code=0x2 addr=0x7f5c30004000 pc=0x8fc635]`,
 			"the backend file is shorter than bbolt's pages (SIGBUS)"},
+		// etcd 3.6.16 after a bit flipped in one of the last WAL records
+		// broke its protobuf encoding (faults-short, TestReproCorruptWALRecord)
+		{`{"level":"fatal","ts":"2026-11-24T13:34:19.195528Z","caller":"etcdmain/etcd.go:183","msg":"discovery failed","error":"proto: Record: wiretype end group for non-group"}`,
+			"a WAL record cannot be decoded"},
+		{`2026-11-24 13:34:19.195528 C | etcdmain: proto: Record: illegal tag 0 (wire type 0)`, "a WAL record cannot be decoded"},
+		// a decoding error that etcd survives is no judgement on the data
+		{`{"level":"warn","msg":"failed to unmarshal message","error":"proto: Record: wiretype end group for non-group"}`, ""},
 		{`{"level":"warn","msg":"lost TCP streaming connection with remote peer","error":"EOF"}`, ""},
 		{`{"level":"error","msg":"failed to write","error":"write /var/lib/etcd/member/wal/0.tmp: no space left on device"}`, ""},
 		{`panic: runtime error: invalid memory address or nil pointer dereference`, ""},
