@@ -445,3 +445,17 @@ func dirEntries(t testing.TB, dir string) []string {
 func versionPassThrough(v testetcd.Version) string {
 	return "#!/bin/sh\nif [ \"$1\" = --version ]; then exec " + v.Binary + " --version; fi\n"
 }
+
+// startedVoters fails the test unless ms holds want members, each a
+// started voter.
+func startedVoters(t testing.TB, ms []member, want int) {
+	t.Helper()
+	if len(ms) != want {
+		t.Fatalf("members = %+v, want %d", ms, want)
+	}
+	for _, m := range ms {
+		if m.Learner || !m.Started {
+			t.Errorf("member %+v is not a started voter", m)
+		}
+	}
+}

@@ -287,15 +287,7 @@ func TestTwoOfFiveRejoinTogether(t *testing.T) {
 		a.waitReady(t)
 		b.waitReady(t)
 		t.Logf("etcd %s: two wiped members of five ready after %s", v.Name, time.Since(start).Round(time.Millisecond))
-		ms := l.members(0, 1, 2)
-		if len(ms) != 5 {
-			t.Fatalf("members = %+v, want 5", ms)
-		}
-		for _, m := range ms {
-			if m.Learner || !m.Started {
-				t.Errorf("member %+v is not a started voter", m)
-			}
-		}
+		startedVoters(t, l.members(0, 1, 2), 5)
 		for _, i := range []int{3, 4} {
 			if n := l.count(i, "k"); n != 20 {
 				t.Errorf("%s: %d keys, want 20", l.nodes[i].Name, n)
@@ -540,14 +532,6 @@ func TestStalledJoinLooksAgain(t *testing.T) {
 		if !strings.Contains(out, "action=rejoin") || !strings.Contains(out, "action=join") {
 			t.Errorf("want a rejoin, then a join reusing its entry:\n%s", h.tail(30))
 		}
-		ms := l.members()
-		if len(ms) != 3 {
-			t.Errorf("members = %+v, want 3", ms)
-		}
-		for _, m := range ms {
-			if m.Learner || !m.Started {
-				t.Errorf("member %+v is not a started voter", m)
-			}
-		}
+		startedVoters(t, l.members(), 3)
 	})
 }

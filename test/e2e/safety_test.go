@@ -393,15 +393,7 @@ func TestVotersRejoinTogether(t *testing.T) {
 		a, b := l.start(3), l.start(4)
 		a.waitReady(t)
 		b.waitReady(t)
-		ms := l.members(0, 1, 2)
-		if len(ms) != 5 {
-			t.Fatalf("members = %+v, want 5", ms)
-		}
-		for _, m := range ms {
-			if m.Learner || !m.Started {
-				t.Errorf("member %+v is not a started voter", m)
-			}
-		}
+		startedVoters(t, l.members(0, 1, 2), 5)
 		for _, h := range []*host{a, b} {
 			if !strings.Contains(h.out.String(), "added as voter") {
 				t.Errorf("%s did not add itself as a voter:\n%s", h.name, h.tail(20))

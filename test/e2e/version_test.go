@@ -110,15 +110,7 @@ func TestLateFirstBootMemberJoins(t *testing.T) {
 		if out := h.out.String(); strings.Contains(out, "upgrades one minor release at a time") {
 			t.Errorf("n3 waited on the placeholder cluster version:\n%s", h.tail(20))
 		}
-		ms := l.members()
-		if len(ms) != 3 {
-			t.Fatalf("members %+v, want 3", ms)
-		}
-		for _, m := range ms {
-			if m.Learner || !m.Started {
-				t.Errorf("member %+v is not a started voter", m)
-			}
-		}
+		startedVoters(t, l.members(), 3)
 		if n := l.count(2, "k"); n != 5 {
 			t.Errorf("%d keys through n3, want 5", n)
 		}
