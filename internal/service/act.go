@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/datadir"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/failpoint"
@@ -38,7 +39,9 @@ type launch struct {
 	initialCluster string // rebuilt from the live list when joining; "" keeps the configured one
 	memberID       uint64 // the member it starts as, when known
 	endpoints      []string
-	joining        bool // a member without data joining the live cluster
+	joining        bool      // a member without data joining the live cluster
+	learner        bool      // it starts as a learner entry, to be promoted
+	since          time.Time // when the first etcd of this start was launched
 	// quorum: the cluster had a quorum when this start was decided;
 	// clusterID is the cluster the member belongs to (0: a new one).
 	quorum    bool
@@ -156,6 +159,7 @@ func (s *Service) existing(members []plan.Member, id uint64, endpoints []string)
 		memberID:       id,
 		endpoints:      endpoints,
 		joining:        true,
+		learner:        isLearner(members, id),
 	}
 }
 

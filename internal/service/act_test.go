@@ -32,6 +32,9 @@ type fakeCluster struct {
 	addListStale bool
 	// membersStale makes Members answer without the added entry too.
 	membersStale bool
+	// promoteErrs are the answers to the next Promote calls, in order
+	// (nil once they run out).
+	promoteErrs []error
 }
 
 var _ membership = (*fakeCluster)(nil)
@@ -86,7 +89,12 @@ func (f *fakeCluster) Update(_ context.Context, id uint64, peerURLs []string) er
 
 func (f *fakeCluster) Promote(_ context.Context, id uint64) error {
 	f.call("promote %x", id)
-	return nil
+	if len(f.promoteErrs) == 0 {
+		return nil
+	}
+	err := f.promoteErrs[0]
+	f.promoteErrs = f.promoteErrs[1:]
+	return err
 }
 
 func (f *fakeCluster) Lock(_ context.Context, name string) (func(), error) {
@@ -164,21 +172,22 @@ func TestAct(t *testing.T) {
 		plan     plan.Plan
 		calls    []string
 		cluster0 string // the initial cluster of the launch; "" for a look again
+		learner  bool   // the launch starts a learner entry (promoted once in sync)
 		again    string // substring of the look-again reason
 		soon     bool
 	}{
 		{name: "rejoin: remove the stale entry, add a learner, start with the add's list",
 			fake: fakeCluster{members: []plan.Member{old, n2, n3}}, cluster: healthy, plan: rejoin,
 			calls:    []string{"dial", "remove 8e9e05c52164694d", "disarm 8e9e05c52164694d", "add " + selfPeer + " learner=true", "close"},
-			cluster0: "n1=http://127.0.0.1:2380,n2=http://127.0.0.2:2380,n3=http://127.0.0.3:2380"},
+			cluster0: "n1=http://127.0.0.1:2380,n2=http://127.0.0.2:2380,n3=http://127.0.0.3:2380", learner: true},
 		{name: "rejoin: the stale entry is already gone",
 			fake: fakeCluster{members: []plan.Member{n2, n3}}, cluster: healthy, plan: rejoin,
 			calls:    []string{"dial", "remove 8e9e05c52164694d", "disarm 8e9e05c52164694d", "add " + selfPeer + " learner=true", "close"},
-			cluster0: "n1=http://127.0.0.1:2380,n2=http://127.0.0.2:2380,n3=http://127.0.0.3:2380"},
+			cluster0: "n1=http://127.0.0.1:2380,n2=http://127.0.0.2:2380,n3=http://127.0.0.3:2380", learner: true},
 		{name: "rejoin: the add's list lacks the new entry (lagging member): read a current list",
 			fake: fakeCluster{members: []plan.Member{old, n2, n3}, addListStale: true}, cluster: healthy, plan: rejoin,
 			calls:    []string{"dial", "remove 8e9e05c52164694d", "disarm 8e9e05c52164694d", "add " + selfPeer + " learner=true", "members", "close"},
-			cluster0: "n1=http://127.0.0.1:2380,n2=http://127.0.0.2:2380,n3=http://127.0.0.3:2380"},
+			cluster0: "n1=http://127.0.0.1:2380,n2=http://127.0.0.2:2380,n3=http://127.0.0.3:2380", learner: true},
 		{name: "rejoin: no list holds the new entry yet: look again, never start etcd",
 			fake: fakeCluster{members: []plan.Member{old, n2, n3}, addListStale: true, membersStale: true}, cluster: healthy, plan: rejoin,
 			calls: []string{"dial", "remove 8e9e05c52164694d", "disarm 8e9e05c52164694d", "add " + selfPeer + " learner=true", "members", "close"},
@@ -220,7 +229,7 @@ func TestAct(t *testing.T) {
 			fake: fakeCluster{members: []plan.Member{n2, n3, {ID: 0x99, PeerURLs: []string{selfPeer}, IsLearner: true}}}, cluster: healthy,
 			plan:     plan.Plan{Action: plan.Join, Existing: &plan.Member{ID: 0x99}},
 			calls:    []string{"dial", "members", "close"},
-			cluster0: "n1=http://127.0.0.1:2380,n2=http://127.0.0.2:2380,n3=http://127.0.0.3:2380"},
+			cluster0: "n1=http://127.0.0.1:2380,n2=http://127.0.0.2:2380,n3=http://127.0.0.3:2380", learner: true},
 		{name: "join: the entry vanished meanwhile",
 			fake: fakeCluster{members: []plan.Member{n2, n3}}, cluster: healthy,
 			plan:  plan.Plan{Action: plan.Join, Existing: &plan.Member{ID: 0x99}},
@@ -257,8 +266,32 @@ func TestAct(t *testing.T) {
 				t.Fatalf("act: %v", err)
 			case l.initialCluster != r.cluster0:
 				t.Errorf("initial cluster = %q, want %q", l.initialCluster, r.cluster0)
+			case l.learner != r.learner:
+				t.Errorf("launch as a learner = %t, want %t", l.learner, r.learner)
 			}
 		})
+	}
+}
+
+// TestPromoter: the learner is promoted over one connection, asked again
+// while etcd says it is not in sync; any other refusal drops the connection
+// (the endpoint that answered may be gone) and the next try dials again.
+func TestPromoter(t *testing.T) {
+	notReady := fmt.Errorf("promote: %w", member.ErrLearnerNotReady)
+	f := &fakeCluster{promoteErrs: []error{notReady, notReady, errors.New("etcdserver: request timed out"), nil}}
+	s := testService(t, f)
+	p := s.newPromoter([]string{"http://127.0.0.2:2379"})
+	var got []bool
+	for range 4 {
+		got = append(got, p.try(context.Background(), idAdded))
+	}
+	p.close()
+	if want := []bool{false, false, false, true}; !reflect.DeepEqual(got, want) {
+		t.Errorf("promoted = %v, want %v", got, want)
+	}
+	want := []string{"dial", "promote a1", "promote a1", "promote a1", "close", "dial", "promote a1", "close"}
+	if !reflect.DeepEqual(f.calls, want) {
+		t.Errorf("calls =\n %q\nwant\n %q", f.calls, want)
 	}
 }
 

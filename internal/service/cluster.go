@@ -67,6 +67,16 @@ func InitialCluster(members []plan.Member, selfID uint64, selfName string) strin
 }
 
 // hasMember reports whether the list holds id.
+// isLearner reports whether entry id of members is a learner.
+func isLearner(members []plan.Member, id uint64) bool {
+	for _, m := range members {
+		if m.ID == id {
+			return m.IsLearner
+		}
+	}
+	return false
+}
+
 func hasMember(members []plan.Member, id uint64) bool {
 	for _, m := range members {
 		if m.ID == id {

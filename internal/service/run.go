@@ -13,6 +13,7 @@ import (
 	"github.com/etcd-rejoin/etcd-rejoin/internal/failpoint"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/member"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/publish"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/status"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/supervise"
 )
@@ -25,9 +26,16 @@ import (
 // a second for as long as it is down.
 const (
 	firstBackoff = time.Second
-	readyPoll    = 250 * time.Millisecond
-	retrySoon    = 500 * time.Millisecond
-	soonWindow   = 10 * time.Second
+	readyPoll    = 100 * time.Millisecond
+	// publishGrace: how long after applying the leader's snapshot a joining
+	// etcd may take to publish itself before it counts as stuck (a publish
+	// request after the snapshot is applied within milliseconds).
+	publishGrace = 250 * time.Millisecond
+	// startCheckTimeout bounds a check of the local member before etcd has
+	// said it published itself (it answers nothing before that).
+	startCheckTimeout = 250 * time.Millisecond
+	retrySoon         = 500 * time.Millisecond
+	soonWindow        = 10 * time.Second
 )
 
 // Run is the service: it returns nil after a clean stop (ctx cancelled) and
@@ -140,12 +148,15 @@ func endCause(ctx context.Context) error {
 
 // runEtcd starts etcd, waits until it is ready, then supervises it.
 func (s *Service) runEtcd(ctx context.Context, p plan.Plan, l launch) error {
-	start := s.now()
+	if l.since.IsZero() {
+		l.since = s.now()
+	}
 	watcher := datafault.NewWatcher(os.Stderr)
+	pub := publish.NewWatcher(watcher, s.now)
 	proc, err := supervise.Start(supervise.Spec{
 		Path:   s.cfg.EtcdBinary,
 		Env:    supervise.BuildEnv(s.environ, settings(s.cfg, l)),
-		Output: watcher,
+		Output: pub,
 	})
 	if err != nil {
 		return fmt.Errorf("start etcd: %w", err)
@@ -157,11 +168,15 @@ func (s *Service) runEtcd(ctx context.Context, p plan.Plan, l launch) error {
 	}
 	checker := s.localChecker()
 	defer checker.Close()
-	h, err := s.awaitReady(ctx, proc, l, checker)
+	h, err := s.awaitReady(ctx, proc, l, checker, pub)
+	if errors.Is(err, errRepublish) {
+		l.joining = false
+		return s.runEtcd(ctx, p, l)
+	}
 	if err != nil {
 		return s.finish(ctx, proc, s.judgeData(ctx, proc, watcher, l, membershipRefusal(p, proc, err)))
 	}
-	took := s.now().Sub(start).Round(10 * time.Millisecond)
+	took := s.now().Sub(l.since).Round(10 * time.Millisecond)
 	msg := fmt.Sprintf("running: member %s of cluster %s, voting and caught up (%s, ready in %s)",
 		plan.HexID(h.MemberID), plan.HexID(h.ClusterID), p.Action, took)
 	s.notify.ReadyStatus(msg)
@@ -267,7 +282,7 @@ func checkMemberID(h member.Health, want uint64) error {
 
 // awaitReady polls the local member until it is healthy, voting and caught
 // up, promoting it when it is a learner.
-func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l launch, checker *member.Checker) (member.Health, error) {
+func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l launch, checker *member.Checker, pub *publish.Watcher) (member.Health, error) {
 	tick := time.NewTicker(min(readyPoll, s.cfg.HealthInterval))
 	defer tick.Stop()
 	last := ""
@@ -275,6 +290,13 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 	progress := s.startCatchUp()
 	stall := time.NewTimer(s.cfg.JoinTimeout)
 	defer stall.Stop()
+	pr := s.newPromoter(l.endpoints)
+	defer pr.close()
+	promoted := false
+	var learnerID uint64 // the learner to promote, once known
+	if l.learner {
+		learnerID = l.memberID
+	}
 	if !l.joining {
 		stall.Stop()
 	}
@@ -291,7 +313,23 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 			continue
 		case <-tick.C:
 		}
-		h, err := s.localHealth(ctx, checker)
+		if l.joining && l.memberID != 0 && pub.Stuck(s.now(), publishGrace) && pr.published(ctx, l.memberID) {
+			return member.Health{}, s.republish(proc, l.memberID)
+		}
+		if learnerID != 0 && !promoted {
+			// Promote before the member answers: etcd accepts a learner
+			// in sync with the leader even before it has published
+			// itself (which can wait for an applied entry, see
+			// promoter).
+			promoted = pr.try(ctx, learnerID)
+		}
+		timeout := s.cfg.RequestTimeout
+		if !pub.Published() {
+			// etcd serves clients only once published: do not let a
+			// check that cannot succeed yet hold up the loop.
+			timeout = startCheckTimeout
+		}
+		h, err := s.localHealth(ctx, checker, timeout)
 		if err != nil {
 			s.log.Debug("local member not ready", "err", err)
 		}
@@ -314,10 +352,16 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 			msg = "starting: etcd refuses etcd-rejoin's credentials (check client-auth or the client certificate's CN): " + err.Error()
 		case err != nil:
 			msg = "starting: waiting for etcd to answer"
+		case h.IsLearner && promoted:
+			msg = fmt.Sprintf("rejoining: member %s promoted; waiting for it to apply its promotion", plan.HexID(h.MemberID))
 		case h.IsLearner:
 			msg = fmt.Sprintf("rejoining: learner %s catching up; promoting once in sync", plan.HexID(h.MemberID))
-			if s.promote(ctx, h.MemberID, l.endpoints) {
-				continue
+			if learnerID == 0 {
+				// A learner started on its data (an interrupted rejoin).
+				learnerID = h.MemberID
+				if promoted = pr.try(ctx, learnerID); promoted {
+					continue
+				}
 			}
 		case !h.Voting || !h.CaughtUp:
 			msg = fmt.Sprintf("starting: member %s catching up with the leader", plan.HexID(h.MemberID))
@@ -331,6 +375,20 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 	}
 }
 
+// errRepublish: etcd applied the leader's snapshot, the cluster lists the
+// member as published, and etcd still waits for its publish request to be
+// applied (it came inside the snapshot, see package publish). runEtcd
+// starts etcd again on the data it just received.
+var errRepublish = errors.New("etcd waits for a publish request its snapshot already holds")
+
+// republish stops etcd so that it can be started again on its data.
+func (s *Service) republish(proc *supervise.Process, id uint64) error {
+	s.status(fmt.Sprintf("rejoining: member %s is in the cluster and has the leader's snapshot, but etcd waits for "+
+		"its publish request that the snapshot already holds; restarting etcd on that data", plan.HexID(id)))
+	s.stopChild(proc, s.cfg.StopTimeout)
+	return errRepublish
+}
+
 // stalled stops a joining etcd that never answered within join-timeout, so
 // that the cluster is looked at again (its data, if any, stays: the next
 // look restarts it on that data or decides anew).
@@ -339,39 +397,6 @@ func (s *Service) stalled(proc *supervise.Process) error {
 	s.log.Warn(why)
 	s.stopChild(proc, s.cfg.StopTimeout)
 	return &errLookAgain{why: why}
-}
-
-// promote tries once to promote the learner; it reports whether it did.
-func (s *Service) promote(ctx context.Context, id uint64, endpoints []string) bool {
-	cctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	if len(endpoints) == 0 {
-		// Nobody answered when this start was decided (a cold start of
-		// the whole cluster): ask the configured or discovered members.
-		endpoints = s.cfg.PeerClientURLs
-		if len(endpoints) == 0 {
-			endpoints, _ = member.DiscoverClientURLs(cctx, s.memberOptions())
-		}
-		endpoints = s.notMine(endpoints)
-	}
-	cli, err := s.dial(cctx, endpoints)
-	if err != nil {
-		s.log.Debug("promote: cannot reach the cluster", "err", err)
-		return false
-	}
-	defer func() { _ = cli.Close() }()
-	failpoint.Hit(failpoint.BeforePromote)
-	err = cli.Promote(cctx, id)
-	switch {
-	case err == nil:
-		s.status("rejoining: promoted " + plan.HexID(id) + " to voter")
-		return true
-	case errors.Is(err, member.ErrLearnerNotReady):
-		return false
-	default:
-		s.log.Warn("promote failed; will retry", "member", plan.HexID(id), "err", err)
-		return false
-	}
 }
 
 // notMine drops this member's own client URLs: a learner serves no
@@ -402,8 +427,8 @@ func (s *Service) localChecker() *member.Checker {
 	return member.NewChecker(member.LocalFor(s.cfg, s.log))
 }
 
-func (s *Service) localHealth(ctx context.Context, c *member.Checker) (member.Health, error) {
-	timeout := min(s.cfg.RequestTimeout, s.checkInterval())
+func (s *Service) localHealth(ctx context.Context, c *member.Checker, timeout time.Duration) (member.Health, error) {
+	timeout = min(timeout, s.checkInterval())
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return c.Health(cctx)
@@ -436,7 +461,7 @@ func (s *Service) watch(ctx context.Context, proc *supervise.Process, checker *m
 			return exited(proc)
 		case <-tick.C:
 		}
-		h, err := s.localHealth(ctx, checker)
+		h, err := s.localHealth(ctx, checker, s.cfg.RequestTimeout)
 		if err := checkMemberID(h, id); err != nil {
 			return err
 		}

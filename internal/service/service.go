@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -68,6 +69,12 @@ func (s *Service) layout() datadir.Layout {
 // Observe gathers the facts the decision needs. An error means the local
 // state could not be read (permission, I/O): nothing may be acted on then.
 func (s *Service) Observe(ctx context.Context) (plan.Observation, error) {
+	// Asking the etcd binary its version takes about as long as the rest
+	// of the observation (an exec of a large binary): it runs beside it.
+	var version string
+	var asked sync.WaitGroup
+	asked.Go(func() { version = s.etcdVersion(ctx) })
+	defer asked.Wait() // on an early return too: never two at once
 	data, err := datadir.Inspect(s.layout())
 	if err != nil {
 		return plan.Observation{}, fmt.Errorf("inspect data dir %s: %w", s.cfg.DataDir, err)
@@ -80,15 +87,17 @@ func (s *Service) Observe(ctx context.Context) (plan.Observation, error) {
 	if err != nil {
 		return plan.Observation{}, fmt.Errorf("observe the cluster: %w", err)
 	}
-	return plan.Observation{
-		Self:         plan.Self{Name: s.cfg.Name, PeerURLs: s.cfg.PeerURLs},
-		Data:         data,
-		Memory:       mem,
-		Cluster:      cluster,
-		Learner:      s.cfg.Learner,
-		LocalVersion: s.etcdVersion(ctx),
-		Aliases:      resolveAliases(ctx, s.cfg.PeerURLs, cluster),
-	}, nil
+	obs := plan.Observation{
+		Self:    plan.Self{Name: s.cfg.Name, PeerURLs: s.cfg.PeerURLs},
+		Data:    data,
+		Memory:  mem,
+		Cluster: cluster,
+		Learner: s.cfg.Learner,
+		Aliases: resolveAliases(ctx, s.cfg.PeerURLs, cluster),
+	}
+	asked.Wait()
+	obs.LocalVersion = version
+	return obs, nil
 }
 
 // etcdVersion is the local etcd binary's release, asked once; "" when it

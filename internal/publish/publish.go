@@ -1,0 +1,89 @@
+// Package publish watches a starting etcd's output for two moments: it
+// applied the leader's snapshot, and it published itself to the cluster
+// (etcd serves clients only after that).
+//
+// A member joining a cluster whose log was compacted gets the leader's
+// snapshot. etcd proposes its publish request as soon as it knows the
+// leader; when the leader applies that request before it cuts the snapshot,
+// the request arrives inside the snapshot and etcd never sees it applied:
+// it waits its request timeout (7 s with the default election timeout), and
+// etcd 3.5 and 3.6 then refuse the retry ("too many requests") until the
+// member applies another entry. The cluster lists the member as published
+// meanwhile. Stuck tells the service when it looks like that, so that it
+// can restart etcd on the data it just received, which publishes at once.
+package publish
+
+import (
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Lines that mark the two moments, as etcd 3.4 to 3.6 log them with the zap
+// logger and as etcd 3.4's capnslog logger does.
+var (
+	snapshotApplied = []string{`"msg":"applied snapshot"`, "finished applying incoming snapshot at index"}
+	published       = []string{"published local member to cluster through raft", "published {Name:"}
+)
+
+// Watcher passes etcd's output through to out and notes the moments.
+type Watcher struct {
+	out io.Writer
+	now func() time.Time
+
+	mu        sync.Mutex
+	appliedAt time.Time
+	published bool
+}
+
+// NewWatcher returns a Watcher writing to out (nil: nowhere); now stamps the
+// lines (nil: time.Now).
+func NewWatcher(out io.Writer, now func() time.Time) *Watcher {
+	if out == nil {
+		out = io.Discard
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Watcher{out: out, now: now}
+}
+
+// Write takes one line of etcd's output (supervise writes a line per call).
+func (w *Watcher) Write(p []byte) (int, error) {
+	line := string(p)
+	w.mu.Lock()
+	switch {
+	case w.published:
+	case containsAny(line, published) && !strings.Contains(line, "failed to publish"):
+		w.published = true
+	case containsAny(line, snapshotApplied):
+		w.appliedAt = w.now()
+	}
+	w.mu.Unlock()
+	return w.out.Write(p)
+}
+
+// Published reports whether etcd said it published itself.
+func (w *Watcher) Published() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.published
+}
+
+// Stuck reports whether etcd applied a snapshot at least grace before now
+// and has not published itself since.
+func (w *Watcher) Stuck(now time.Time, grace time.Duration) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !w.published && !w.appliedAt.IsZero() && now.Sub(w.appliedAt) >= grace
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}

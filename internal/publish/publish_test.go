@@ -1,0 +1,67 @@
+package publish
+
+import (
+	"bytes"
+	"testing"
+	"time"
+)
+
+// The lines are etcd's own (3.6 with zap, 3.4 with capnslog), trimmed.
+const (
+	zapApplied   = `{"level":"info","caller":"etcdserver/server.go:1021","msg":"applied snapshot","current-snapshot-index":7104,"current-applied-index":7104}`
+	zapFailed    = `{"level":"warn","caller":"etcdserver/server.go:1844","msg":"failed to publish local member to cluster through raft","local-member-id":"649e873e3dfd474f","error":"etcdserver: too many requests"}`
+	zapPublished = `{"level":"info","caller":"etcdserver/server.go:2069","msg":"published local member to cluster through raft","local-member-id":"3770f3f262fe29fc"}`
+	capApplied   = `2026-11-24 09:36:21.635 I | etcdserver: finished applying incoming snapshot at index 7103`
+	capAdded     = `2026-11-24 09:36:21.525 I | etcdserver/membership: added member 8e9e05c52164694d [http://127.0.0.1:2380] to cluster cdf818194e3a8c32`
+	capPublished = `2026-11-24 09:36:21.641 I | etcdserver: published {Name:n3 ClientURLs:[http://127.0.202.3:2379]} to cluster 96a9f643845c57ee`
+)
+
+func TestStuck(t *testing.T) {
+	t0 := time.Date(2026, 11, 24, 9, 36, 21, 0, time.UTC)
+	grace := 500 * time.Millisecond
+	rows := []struct {
+		name      string
+		lines     []string
+		published bool
+		stuckAt   []time.Duration // after t0: Stuck at these moments...
+		freeAt    []time.Duration // ...and not at these
+	}{
+		{name: "zap: snapshot applied, publish timed out and refused",
+			lines: []string{zapApplied, zapFailed}, stuckAt: []time.Duration{grace, 7 * time.Second}, freeAt: []time.Duration{grace - time.Millisecond}},
+		{name: "zap: published after the snapshot", lines: []string{zapApplied, zapPublished}, published: true,
+			freeAt: []time.Duration{grace, time.Minute}},
+		{name: "capnslog: snapshot applied, not published", lines: []string{capApplied, capAdded}, stuckAt: []time.Duration{time.Second}},
+		{name: "capnslog: published", lines: []string{capApplied, capPublished}, published: true, freeAt: []time.Duration{time.Second}},
+		{name: "no snapshot: catching up from the log", lines: []string{capAdded, zapFailed}, freeAt: []time.Duration{time.Minute}},
+		{name: "published before a later snapshot", lines: []string{zapPublished, zapApplied}, published: true, freeAt: []time.Duration{time.Minute}},
+	}
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			var out bytes.Buffer
+			w := NewWatcher(&out, func() time.Time { return t0 })
+			want := ""
+			for _, l := range r.lines {
+				if n, err := w.Write([]byte(l + "\n")); err != nil || n != len(l)+1 {
+					t.Fatalf("Write = %d, %v", n, err)
+				}
+				want += l + "\n"
+			}
+			if out.String() != want {
+				t.Errorf("passed on %q, want %q", out.String(), want)
+			}
+			if w.Published() != r.published {
+				t.Errorf("Published = %t, want %t", w.Published(), r.published)
+			}
+			for _, d := range r.stuckAt {
+				if !w.Stuck(t0.Add(d), grace) {
+					t.Errorf("not stuck %s after the lines", d)
+				}
+			}
+			for _, d := range r.freeAt {
+				if w.Stuck(t0.Add(d), grace) {
+					t.Errorf("stuck %s after the lines", d)
+				}
+			}
+		})
+	}
+}
