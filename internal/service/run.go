@@ -12,6 +12,7 @@ import (
 	"github.com/etcd-rejoin/etcd-rejoin/internal/datafault"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/failpoint"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/member"
+	"github.com/etcd-rejoin/etcd-rejoin/internal/memtrim"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/publish"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/status"
@@ -181,6 +182,7 @@ func (s *Service) runEtcd(ctx context.Context, p plan.Plan, l launch) error {
 		plan.HexID(h.MemberID), plan.HexID(h.ClusterID), p.Action, took)
 	s.notify.ReadyStatus(msg)
 	s.ready(p, msg)
+	s.trimMemory()
 	defer s.metrics.Ready(false)
 	s.log.Info(msg, "member", plan.HexID(h.MemberID), "action", string(p.Action), "ready_after", took.String())
 	s.remember(plan.Memory{MemberID: h.MemberID, ClusterID: h.ClusterID})
@@ -191,6 +193,13 @@ func (s *Service) runEtcd(ctx context.Context, p plan.Plan, l launch) error {
 		l.memberID = h.MemberID
 	}
 	return s.finish(ctx, proc, s.judgeData(ctx, proc, watcher, l, s.corrupted(err, h)))
+}
+
+// trimMemory hands back the pages of etcd-rejoin's binary that starting
+// touched (see memtrim); a kernel without MADV_PAGEOUT keeps them.
+func (s *Service) trimMemory() {
+	n, err := memtrim.Executable()
+	s.log.Debug("paged out the executable's start-up pages", "mapped_bytes", n, "err", err)
 }
 
 // refusals are the lines etcd logs when it refuses to start as an existing

@@ -195,7 +195,11 @@ func (c *cluster) startRejoin(i int, extra ...string) (*host, error) {
 		return nil, err
 	}
 	env := append(c.rejoinEnv(i, ns.path), extra...)
-	p, err := startProc("etcd-rejoin "+c.nodes[i].name, c.cfg.Rejoin, []string{"run"}, env, out)
+	bin, err := c.rejoinBinary(i)
+	var p *proc
+	if err == nil {
+		p, err = startProc("etcd-rejoin "+c.nodes[i].name, bin, []string{"run"}, env, out)
+	}
 	if err != nil {
 		ns.close()
 		_ = f.Close()
@@ -204,6 +208,42 @@ func (c *cluster) startRejoin(i int, extra ...string) (*host, error) {
 	h := &host{rejoin: true, proc: p, out: out, notify: ns, file: f}
 	c.hosts[i] = h
 	return h, nil
+}
+
+// rejoinBinary is node i's own copy of the etcd-rejoin binary, as each host
+// has its own: processes of one file share its pages, which would make
+// their resident memory look smaller than on separate hosts, and would keep
+// the kernel from paging out what one of them no longer needs.
+func (c *cluster) rejoinBinary(i int) (string, error) {
+	dst := filepath.Join(c.nodes[i].dir, "etcd-rejoin")
+	if _, err := os.Stat(dst); err == nil {
+		return dst, nil
+	}
+	if err := copySynced(c.cfg.Rejoin, dst); err != nil {
+		return "", fmt.Errorf("copy etcd-rejoin for %s: %w", c.nodes[i].name, err)
+	}
+	return dst, nil
+}
+
+// copySynced copies an executable and syncs it to disk, as an installed
+// binary is: the kernel pages out only clean file pages.
+func copySynced(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // free fails when node i still runs something.

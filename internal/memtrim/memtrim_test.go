@@ -1,0 +1,62 @@
+package memtrim
+
+import (
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestRegions(t *testing.T) {
+	maps := `00400000-00b2b000 r-xp 00000000 fe:01 1311 /usr/bin/etcd-rejoin
+00b2b000-01245000 r--p 0072b000 fe:01 1311 /usr/bin/etcd-rejoin
+01245000-012a1000 rw-p 00e45000 fe:01 1311 /usr/bin/etcd-rejoin
+012a1000-012f0000 rw-p 00000000 00:00 0
+c000000000-c000400000 rw-p 00000000 00:00 0
+7f1c0000-7f1c1000 r--p 00000000 fe:01 99 /usr/bin/etcd-rejoin.old
+7ffd1000-7ffd2000 r-xp 00000000 00:00 0 [vdso]
+`
+	got, err := Regions(strings.NewReader(maps), "/usr/bin/etcd-rejoin")
+	want := []Region{{0x400000, 0xb2b000}, {0xb2b000, 0x1245000}}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Regions = %x, %v; want %x", got, err, want)
+	}
+	if _, err := Regions(strings.NewReader("zz-00400000 r-xp 0 fe:01 1 /x\n"), "/x"); err == nil {
+		t.Error("a bad range was accepted")
+	}
+}
+
+// TestExecutableLowersRSS: the test binary's own file-backed resident pages
+// fall after Executable.
+func TestExecutableLowersRSS(t *testing.T) {
+	before := rssFileKiB(t)
+	n, err := Executable()
+	if err != nil {
+		t.Fatalf("Executable: %v", err)
+	}
+	after := rssFileKiB(t)
+	t.Logf("paged out %d bytes of mappings; RssFile %d -> %d KiB", n, before, after)
+	if n == 0 || after >= before {
+		t.Errorf("RssFile %d -> %d KiB after paging out %d bytes", before, after, n)
+	}
+}
+
+func rssFileKiB(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "RssFile:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no RssFile in /proc/self/status")
+	return 0
+}
