@@ -28,6 +28,11 @@ FAULTS_CMD := build/faults-campaign
 
 EXTRA_TEST_SUITES += faults-short
 
+# The reproducers faults-short leaves to faults-repro (their fault differs
+# from run to run, see test/faults/campaign_test.go): not run, so not counted
+# as skipped either.
+FAULTS_REPRO_ONLY := ^TestRepro(TruncatedWAL|CorruptWALRecord)$$
+
 .PHONY: faults faults-short faults-repro faults-long $(FAULTS_CMD)
 
 $(FAULTS_CMD):
@@ -37,7 +42,7 @@ faults: deps-etcd $(FAULTS_CMD) ## a seeded fault campaign: SEED= STEPS= MEMBERS
 	$(FAULTS_CMD) $(if $(SEED),-seed $(SEED)) -steps $(STEPS) -members $(MEMBERS) -etcd $(ETCD) $(FAULTS_FLAGS)
 
 faults-short: deps-etcd $(TESTSUM) ## the campaign's tests and two short fixed-seed campaigns (3 and 5 members; root)
-	@set -o pipefail; FAULTS_SHORT=1 go test -json $(FAULTS_TEST_FLAGS) ./test/faults/ 2>&1 | $(call testsum,faults-short)
+	@set -o pipefail; FAULTS_SHORT=1 go test -json $(FAULTS_TEST_FLAGS) -skip '$(FAULTS_REPRO_ONLY)' ./test/faults/ 2>&1 | $(call testsum,faults-short)
 
 faults-repro: deps-etcd ## the reproducers of the bugs the campaign found (root)
 	FAULTS_REPRO=1 go test -v $(FAULTS_TEST_FLAGS) -run '^TestRepro' ./test/faults/

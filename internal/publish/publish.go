@@ -23,8 +23,9 @@ import (
 // Lines that mark the two moments, as etcd 3.4 to 3.6 log them with the zap
 // logger and as etcd 3.4's capnslog logger does.
 var (
-	snapshotApplied = []string{`"msg":"applied snapshot"`, "finished applying incoming snapshot at index"}
-	published       = []string{"published local member to cluster through raft", "published {Name:"}
+	snapshotApplying = []string{`"msg":"applying snapshot"`, "applying snapshot at index"}
+	snapshotApplied  = []string{`"msg":"applied snapshot"`, "finished applying incoming snapshot at index"}
+	published        = []string{"published local member to cluster through raft", "published {Name:"}
 )
 
 // Watcher passes etcd's output through to out and notes the moments.
@@ -32,9 +33,10 @@ type Watcher struct {
 	out io.Writer
 	now func() time.Time
 
-	mu        sync.Mutex
-	appliedAt time.Time
-	published bool
+	mu         sync.Mutex
+	applyingAt time.Time
+	appliedAt  time.Time
+	published  bool
 }
 
 // NewWatcher returns a Watcher writing to out (nil: nowhere); now stamps the
@@ -59,6 +61,8 @@ func (w *Watcher) Write(p []byte) (int, error) {
 		w.published = true
 	case containsAny(line, snapshotApplied):
 		w.appliedAt = w.now()
+	case containsAny(line, snapshotApplying):
+		w.applyingAt = w.now()
 	}
 	w.mu.Unlock()
 	return w.out.Write(p)
@@ -77,6 +81,33 @@ func (w *Watcher) Stuck(now time.Time, grace time.Duration) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return !w.published && !w.appliedAt.IsZero() && now.Sub(w.appliedAt) >= grace
+}
+
+// Restarting costs about what applying the snapshot took (etcd opens the
+// same backend and rebuilds the same index at its start) plus restartMargin;
+// once the publish request timed out, etcd retries, and only when it still
+// has not published retryGrace later is its retry being refused.
+const (
+	restartMargin = 500 * time.Millisecond
+	retryGrace    = time.Second
+)
+
+// WorthRestart reports whether restarting a stuck etcd (see Stuck) saves
+// time: etcd started at started and gives up on its publish request after
+// timeout; a restart pays when more of that wait remains than a restart
+// costs, or when the wait is over and etcd still has not published.
+func (w *Watcher) WorthRestart(started time.Time, timeout time.Duration, now time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.published || w.appliedAt.IsZero() {
+		return false
+	}
+	cost := restartMargin
+	if !w.applyingAt.IsZero() && w.appliedAt.After(w.applyingAt) {
+		cost += w.appliedAt.Sub(w.applyingAt)
+	}
+	remaining := started.Add(timeout).Sub(now)
+	return remaining > cost || remaining < -retryGrace
 }
 
 func containsAny(s string, subs []string) bool {

@@ -65,3 +65,49 @@ func TestStuck(t *testing.T) {
 		})
 	}
 }
+
+// TestWorthRestart: a restart pays when more of etcd's publish wait remains
+// than applying the snapshot took (what a restart costs again), or when the
+// wait is over and etcd still has not published (its retry is refused).
+func TestWorthRestart(t *testing.T) {
+	t0 := time.Date(2026, 11, 24, 16, 6, 55, 0, time.UTC)
+	const timeout = 7 * time.Second
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	rows := []struct {
+		name              string
+		applying, applied time.Duration // after the start; applying < 0: no line
+		published         bool
+		now               time.Duration
+		want              bool
+	}{
+		{name: "small snapshot early: most of the 7 s remain", applying: 150 * time.Millisecond, applied: 160 * time.Millisecond, now: 450 * time.Millisecond, want: true},
+		{name: "767 MB snapshot applied in 3.1 s, 0.4 s of the wait left", applying: 3200 * time.Millisecond, applied: 6300 * time.Millisecond, now: 6600 * time.Millisecond},
+		{name: "large snapshot applied early: more wait left than it cost", applying: 500 * time.Millisecond, applied: 2 * time.Second, now: 2300 * time.Millisecond, want: true},
+		{name: "no applying line: the margin alone", applying: -1, applied: 6 * time.Second, now: 6300 * time.Millisecond, want: true},
+		{name: "no applying line, too late", applying: -1, applied: 6500 * time.Millisecond, now: 6700 * time.Millisecond},
+		{name: "the wait is over, still not published: the retry is refused", applying: 6 * time.Second, applied: 6900 * time.Millisecond, now: 8100 * time.Millisecond, want: true},
+		{name: "just after the wait: etcd is retrying", applying: 6 * time.Second, applied: 6900 * time.Millisecond, now: 7500 * time.Millisecond},
+		{name: "published", applying: 0, applied: 100 * time.Millisecond, published: true, now: time.Second},
+	}
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			var now time.Time
+			w := NewWatcher(nil, func() time.Time { return now })
+			if r.applying >= 0 {
+				now = at(r.applying)
+				_, _ = w.Write([]byte(`{"msg":"applying snapshot","current-snapshot-index":0}` + "\n"))
+			}
+			now = at(r.applied)
+			_, _ = w.Write([]byte(zapApplied + "\n"))
+			if r.published {
+				_, _ = w.Write([]byte(zapPublished + "\n"))
+			}
+			if got := w.WorthRestart(t0, timeout, at(r.now)); got != r.want {
+				t.Errorf("WorthRestart at %s = %t, want %t", r.now, got, r.want)
+			}
+		})
+	}
+	if NewWatcher(nil, nil).WorthRestart(t0, timeout, at(time.Second)) {
+		t.Error("worth a restart before any snapshot")
+	}
+}

@@ -275,21 +275,23 @@ func TestAct(t *testing.T) {
 
 // TestPromoter: the learner is promoted over one connection, asked again
 // while etcd says it is not in sync; any other refusal drops the connection
-// (the endpoint that answered may be gone) and the next try dials again.
+// (the endpoint that answered may be gone) and the next try dials again; a
+// member that is a voter already counts as promoted.
 func TestPromoter(t *testing.T) {
 	notReady := fmt.Errorf("promote: %w", member.ErrLearnerNotReady)
-	f := &fakeCluster{promoteErrs: []error{notReady, notReady, errors.New("etcdserver: request timed out"), nil}}
+	notLearner := fmt.Errorf("promote: %w", member.ErrMemberNotLearner)
+	f := &fakeCluster{promoteErrs: []error{notReady, notReady, errors.New("etcdserver: request timed out"), nil, notLearner}}
 	s := testService(t, f)
 	p := s.newPromoter([]string{"http://127.0.0.2:2379"})
 	var got []bool
-	for range 4 {
+	for range 5 {
 		got = append(got, p.try(context.Background(), idAdded))
 	}
 	p.close()
-	if want := []bool{false, false, false, true}; !reflect.DeepEqual(got, want) {
+	if want := []bool{false, false, false, true, true}; !reflect.DeepEqual(got, want) {
 		t.Errorf("promoted = %v, want %v", got, want)
 	}
-	want := []string{"dial", "promote a1", "promote a1", "promote a1", "close", "dial", "promote a1", "close"}
+	want := []string{"dial", "promote a1", "promote a1", "promote a1", "close", "dial", "promote a1", "promote a1", "close"}
 	if !reflect.DeepEqual(f.calls, want) {
 		t.Errorf("calls =\n %q\nwant\n %q", f.calls, want)
 	}
@@ -474,5 +476,15 @@ func (s *notifySocket) read(t *testing.T) string {
 			return strings.Join(msgs, " | ")
 		}
 		msgs = append(msgs, string(buf[:n]))
+	}
+}
+
+// TestPublishTimeout: etcd's request timeout, 5 s and two election timeouts.
+func TestPublishTimeout(t *testing.T) {
+	if got := testService(t, &fakeCluster{}).publishTimeout(); got != 7*time.Second {
+		t.Errorf("default = %s, want 7s", got)
+	}
+	if got := testService(t, &fakeCluster{}, "ETCD_ELECTION_TIMEOUT=2500").publishTimeout(); got != 10*time.Second {
+		t.Errorf("election timeout 2500 ms: %s, want 10s", got)
 	}
 }

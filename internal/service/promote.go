@@ -46,6 +46,11 @@ func (p *promoter) try(ctx context.Context, id uint64) bool {
 		return true
 	case errors.Is(err, member.ErrLearnerNotReady):
 		return false
+	case errors.Is(err, member.ErrMemberNotLearner):
+		// Promoted already: by an earlier try whose answer was lost, or
+		// before etcd was restarted on its data.
+		s.log.Info("member " + plan.HexID(id) + " is a voter already")
+		return true
 	default:
 		s.log.Warn("promote failed; will retry", "member", plan.HexID(id), "err", err)
 		p.close() // dial again: the endpoint that answered may be gone

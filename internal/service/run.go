@@ -292,6 +292,7 @@ func checkMemberID(h member.Health, want uint64) error {
 // awaitReady polls the local member until it is healthy, voting and caught
 // up, promoting it when it is a learner.
 func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l launch, checker *member.Checker, pub *publish.Watcher) (member.Health, error) {
+	launched := s.now() // etcd was just started
 	tick := time.NewTicker(min(readyPoll, s.cfg.HealthInterval))
 	defer tick.Stop()
 	last := ""
@@ -322,7 +323,8 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 			continue
 		case <-tick.C:
 		}
-		if l.joining && l.memberID != 0 && pub.Stuck(s.now(), publishGrace) && pr.published(ctx, l.memberID) {
+		if l.joining && l.memberID != 0 && pub.Stuck(s.now(), publishGrace) &&
+			pub.WorthRestart(launched, s.publishTimeout(), s.now()) && pr.published(ctx, l.memberID) {
 			return member.Health{}, s.republish(proc, l.memberID)
 		}
 		if learnerID != 0 && !promoted {
@@ -389,6 +391,19 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 // applied (it came inside the snapshot, see package publish). runEtcd
 // starts etcd again on the data it just received.
 var errRepublish = errors.New("etcd waits for a publish request its snapshot already holds")
+
+// publishTimeout is how long etcd waits for its publish request to be
+// applied before it tries again: its request timeout, 5 s plus two election
+// timeouts.
+func (s *Service) publishTimeout() time.Duration {
+	election := time.Second
+	if v, ok := s.cfg.Etcd["election-timeout"]; ok {
+		if ms, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && ms > 0 {
+			election = time.Duration(ms) * time.Millisecond
+		}
+	}
+	return 5*time.Second + 2*election
+}
 
 // republish stops etcd so that it can be started again on its data.
 func (s *Service) republish(proc *supervise.Process, id uint64) error {
