@@ -30,6 +30,21 @@ c000000000-c000400000 rw-p 00000000 00:00 0
 // TestExecutableLowersRSS: the test binary's own file-backed resident pages
 // fall after Executable.
 func TestExecutableLowersRSS(t *testing.T) {
+	// go test has just written this binary: its pages may still be dirty,
+	// and the kernel pages out clean file pages only (an installed binary's
+	// are).
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
 	before := rssFileKiB(t)
 	n, err := Executable()
 	if err != nil {
