@@ -10,11 +10,22 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
 )
+
+// BesideState is the path of another of etcd-rejoin's files kept beside
+// the state file: the state file's name with "-state" (or the whole stem)
+// followed by "-<kind>.json", e.g. default.etcd.rejoin-state.json and
+// "status" -> default.etcd.rejoin-status.json.
+func BesideState(stateFile, kind string) string {
+	stem := strings.TrimSuffix(stateFile, ".json")
+	stem = strings.TrimSuffix(stem, "-state")
+	return stem + "-" + kind + ".json"
+}
 
 // maxStateFile bounds what LoadMemory reads: the file holds two IDs.
 const maxStateFile = 64 << 10

@@ -100,19 +100,33 @@ func (s *Service) Observe(ctx context.Context) (plan.Observation, error) {
 	return obs, nil
 }
 
-// etcdVersion is the local etcd binary's release, asked once; "" when it
-// cannot tell (no version check is made then: etcd itself refuses what it
-// cannot run).
+// etcdVersion is the local etcd binary's release, asked once and
+// remembered beside the state file for the next start; "" when it cannot
+// tell (no version check is made then: etcd itself refuses what it cannot
+// run).
 func (s *Service) etcdVersion(ctx context.Context) string {
 	if s.localVersion == "" {
-		v, err := supervise.EtcdVersion(ctx, s.cfg.EtcdBinary)
+		v, cached, cacheErr, err := supervise.CachedEtcdVersion(ctx, s.cfg.EtcdBinary, s.versionCache())
+		if cacheErr != nil {
+			s.log.Debug("etcd version cache not used", "err", cacheErr)
+		}
 		if err != nil {
 			s.log.Warn("cannot tell the local etcd's version", "err", err)
 			return ""
 		}
+		s.log.Debug("local etcd version", "version", v, "remembered", cached)
 		s.localVersion = v.String()
 	}
 	return s.localVersion
+}
+
+// versionCache is where the etcd binary's release is remembered: beside
+// the state file, "" without one.
+func (s *Service) versionCache() string {
+	if s.cfg.StateFile == "" {
+		return ""
+	}
+	return datadir.BesideState(s.cfg.StateFile, "etcd-version")
 }
 
 // Plan observes and decides, changing nothing.

@@ -8,9 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/etcd-rejoin/etcd-rejoin/internal/datadir"
 )
 
 // States of the service, as the record names them.
@@ -78,14 +79,9 @@ type DefragRecord struct {
 	DurationSeconds float64 `json:"duration_seconds,omitempty"`
 }
 
-// RecordPath is the record's file beside the state file: the state file's
-// name with "-state" (or the whole stem) followed by "-status.json", e.g.
+// RecordPath is the record's file beside the state file, e.g.
 // default.etcd.rejoin-state.json -> default.etcd.rejoin-status.json.
-func RecordPath(stateFile string) string {
-	stem := strings.TrimSuffix(stateFile, ".json")
-	stem = strings.TrimSuffix(stem, "-state")
-	return stem + "-status.json"
-}
+func RecordPath(stateFile string) string { return datadir.BesideState(stateFile, "status") }
 
 // maxRecord bounds what Load reads.
 const maxRecord = 1 << 20
