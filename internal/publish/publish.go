@@ -33,6 +33,10 @@ type Watcher struct {
 	out io.Writer
 	now func() time.Time
 
+	// applied gets a value each time etcd applied a snapshot (dropped
+	// when one is still waiting).
+	applied chan struct{}
+
 	mu         sync.Mutex
 	applyingAt time.Time
 	appliedAt  time.Time
@@ -48,8 +52,12 @@ func NewWatcher(out io.Writer, now func() time.Time) *Watcher {
 	if now == nil {
 		now = time.Now
 	}
-	return &Watcher{out: out, now: now}
+	return &Watcher{out: out, now: now, applied: make(chan struct{}, 1)}
 }
+
+// Applied signals each time etcd said it applied a snapshot: from then on
+// it has Grace to publish itself before it counts as stuck.
+func (w *Watcher) Applied() <-chan struct{} { return w.applied }
 
 // Write takes one line of etcd's output (supervise writes a line per call).
 func (w *Watcher) Write(p []byte) (int, error) {
@@ -61,6 +69,10 @@ func (w *Watcher) Write(p []byte) (int, error) {
 		w.published = true
 	case containsAny(line, snapshotApplied):
 		w.appliedAt = w.now()
+		select {
+		case w.applied <- struct{}{}:
+		default:
+		}
 	case containsAny(line, snapshotApplying):
 		w.applyingAt = w.now()
 	}
@@ -75,12 +87,17 @@ func (w *Watcher) Published() bool {
 	return w.published
 }
 
-// Stuck reports whether etcd applied a snapshot at least grace before now
-// and has not published itself since.
-func (w *Watcher) Stuck(now time.Time, grace time.Duration) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return !w.published && !w.appliedAt.IsZero() && now.Sub(w.appliedAt) >= grace
+// Policy is when a joining etcd that has not published itself after
+// applying a snapshot is restarted.
+type Policy struct {
+	// Started is when etcd started, Timeout how long it waits for its
+	// publish request before it tries again (its request timeout).
+	Started time.Time
+	Timeout time.Duration
+	// Grace is how long after applying the snapshot etcd may take to
+	// publish itself (a request that came after the snapshot is applied
+	// within milliseconds).
+	Grace time.Duration
 }
 
 // Restarting costs about what applying the snapshot took (etcd opens the
@@ -92,21 +109,21 @@ const (
 	retryGrace    = time.Second
 )
 
-// WorthRestart reports whether restarting a stuck etcd (see Stuck) saves
-// time: etcd started at started and gives up on its publish request after
-// timeout; a restart pays when more of that wait remains than a restart
-// costs, or when the wait is over and etcd still has not published.
-func (w *Watcher) WorthRestart(started time.Time, timeout time.Duration, now time.Time) bool {
+// Stuck reports whether etcd applied a snapshot at least p.Grace before
+// now, has not published itself since, and restarting it saves time: more
+// of its publish wait remains than a restart costs, or the wait is over and
+// etcd still has not published.
+func (w *Watcher) Stuck(now time.Time, p Policy) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.published || w.appliedAt.IsZero() {
+	if w.published || w.appliedAt.IsZero() || now.Sub(w.appliedAt) < p.Grace {
 		return false
 	}
 	cost := restartMargin
 	if !w.applyingAt.IsZero() && w.appliedAt.After(w.applyingAt) {
 		cost += w.appliedAt.Sub(w.applyingAt)
 	}
-	remaining := started.Add(timeout).Sub(now)
+	remaining := p.Started.Add(p.Timeout).Sub(now)
 	return remaining > cost || remaining < -retryGrace
 }
 

@@ -19,6 +19,8 @@ const (
 func TestStuck(t *testing.T) {
 	t0 := time.Date(2026, 11, 24, 9, 36, 21, 0, time.UTC)
 	grace := 500 * time.Millisecond
+	// Most of the publish wait remains: only the lines decide.
+	policy := Policy{Started: t0, Timeout: time.Hour, Grace: grace}
 	rows := []struct {
 		name      string
 		lines     []string
@@ -53,12 +55,12 @@ func TestStuck(t *testing.T) {
 				t.Errorf("Published = %t, want %t", w.Published(), r.published)
 			}
 			for _, d := range r.stuckAt {
-				if !w.Stuck(t0.Add(d), grace) {
+				if !w.Stuck(t0.Add(d), policy) {
 					t.Errorf("not stuck %s after the lines", d)
 				}
 			}
 			for _, d := range r.freeAt {
-				if w.Stuck(t0.Add(d), grace) {
+				if w.Stuck(t0.Add(d), policy) {
 					t.Errorf("stuck %s after the lines", d)
 				}
 			}
@@ -66,10 +68,10 @@ func TestStuck(t *testing.T) {
 	}
 }
 
-// TestWorthRestart: a restart pays when more of etcd's publish wait remains
+// TestStuckWorthRestart: a restart pays when more of etcd's publish wait remains
 // than applying the snapshot took (what a restart costs again), or when the
 // wait is over and etcd still has not published (its retry is refused).
-func TestWorthRestart(t *testing.T) {
+func TestStuckWorthRestart(t *testing.T) {
 	t0 := time.Date(2026, 11, 24, 16, 6, 55, 0, time.UTC)
 	const timeout = 7 * time.Second
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
@@ -102,12 +104,44 @@ func TestWorthRestart(t *testing.T) {
 			if r.published {
 				_, _ = w.Write([]byte(zapPublished + "\n"))
 			}
-			if got := w.WorthRestart(t0, timeout, at(r.now)); got != r.want {
-				t.Errorf("WorthRestart at %s = %t, want %t", r.now, got, r.want)
+			if got := w.Stuck(at(r.now), Policy{Started: t0, Timeout: timeout}); got != r.want {
+				t.Errorf("Stuck at %s = %t, want %t", r.now, got, r.want)
 			}
 		})
 	}
-	if NewWatcher(nil, nil).WorthRestart(t0, timeout, at(time.Second)) {
+	if NewWatcher(nil, nil).Stuck(at(time.Second), Policy{Started: t0, Timeout: timeout}) {
 		t.Error("worth a restart before any snapshot")
+	}
+}
+
+// TestApplied: each applied snapshot is signalled once, without blocking
+// the output when nobody takes the signal.
+func TestApplied(t *testing.T) {
+	w := NewWatcher(nil, nil)
+	select {
+	case <-w.Applied():
+		t.Fatal("signalled before any snapshot")
+	default:
+	}
+	for range 3 { // a second and third signal are dropped, never blocking
+		if _, err := w.Write([]byte(capApplied + "\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-w.Applied():
+	default:
+		t.Fatal("not signalled after the snapshot")
+	}
+	select {
+	case <-w.Applied():
+		t.Fatal("signalled twice")
+	default:
+	}
+	_, _ = w.Write([]byte(zapApplied + "\n"))
+	select {
+	case <-w.Applied():
+	default:
+		t.Fatal("a later snapshot is not signalled")
 	}
 }
