@@ -24,6 +24,7 @@ const (
 	markReady        = "READY"             // etcd-rejoin: READY=1 on NOTIFY_SOCKET
 	markWaiting      = "waiting"           // etcd-rejoin looked again after a refusal (counted, not a milestone)
 	markPublishLost  = "publish lost"      // etcd: its first publish timed out and was retried (counted)
+	markRestarted    = "restarted"         // etcd-rejoin restarted etcd waiting for a publish its snapshot held (counted)
 	notifyLinePrefix = "notify: "
 )
 
@@ -46,6 +47,7 @@ var lineRules = []struct{ mark, fragment string }{
 	{markSnapshot, `"msg":"received and saved database snapshot"`},
 	{markPublished, `"msg":"published local member to cluster through raft"`},
 	{markPublishLost, `"msg":"failed to publish local member to cluster through raft"`},
+	{markRestarted, `restarting etcd on that data"`},
 }
 
 // classify names the milestone a line of output marks, or "".
@@ -86,12 +88,13 @@ type stamped struct {
 }
 
 // timeline holds each milestone's first occurrence as an offset from the
-// start, how often etcd-rejoin had to look again, and how often etcd's
-// publish request timed out.
+// start, how often etcd-rejoin had to look again, how often etcd's publish
+// request timed out, and how often etcd-rejoin restarted etcd for it.
 type timeline struct {
 	marks       map[string]time.Duration
 	waiting     int
 	publishLost int
+	restarted   int
 }
 
 // newTimeline reads the lines stamped at or after start.
@@ -108,6 +111,8 @@ func newTimeline(start time.Time, lines []stamped) timeline {
 			tl.waiting++
 		case m == markPublishLost:
 			tl.publishLost++
+		case m == markRestarted:
+			tl.restarted++
 		default:
 			tl.set(m, l.at.Sub(start))
 		}

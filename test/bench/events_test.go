@@ -19,6 +19,8 @@ const (
 	lineSnap36    = `{"level":"info","ts":"2026-11-24T09:06:25.042532Z","caller":"rafthttp/http.go:296","msg":"received and saved database snapshot","local-member-id":"abab08c397a36129","incoming-snapshot-index":2063}`
 	linePublished = `{"level":"info","ts":"2026-11-24T09:18:15.880Z","caller":"etcdserver/server.go:2069","msg":"published local member to cluster through raft","local-member-id":"e7544594d2c3de03","publish-timeout":"7s"}`
 	linePubLost   = `{"level":"warn","ts":"2026-11-24T09:16:33.407Z","caller":"etcdserver/server.go:2098","msg":"failed to publish local member to cluster through raft","local-member-id":"5f6ad020d8096446"}`
+	lineRestarted = `time=2026-11-24T16:18:26.272Z level=INFO msg="rejoining: member 89d874e811a24400 is in the cluster and has the leader's snapshot, but etcd waits for its publish request that the snapshot already holds; restarting etcd on that data"`
+	lineStatusRs  = `notify: STATUS=rejoining: member 89d874e811a24400 is in the cluster and has the leader's snapshot, but etcd waits for its publish request that the snapshot already holds; restarting etcd on that data`
 	lineReady     = `notify: READY=1 STATUS=running: member 5f6ad020d8096446 of cluster a6f067ae8fd77bf, voting and caught up (rejoin, ready in 7.84s)`
 	lineStatusRm  = `notify: STATUS=rejoining: removed stale member e7544594d2c3de03`
 	lineWatchdog  = `notify: WATCHDOG=1`
@@ -39,6 +41,8 @@ func TestClassify(t *testing.T) {
 		{"snapshot, etcd 3.6", lineSnap36, markSnapshot},
 		{"published", linePublished, markPublished},
 		{"publish lost", linePubLost, markPublishLost},
+		{"etcd restarted for a publish its snapshot held", lineRestarted, markRestarted},
+		{"the same as STATUS= is not counted twice", lineStatusRs, ""},
 		{"READY=1 on the socket", lineReady, markReady},
 		{"STATUS= on the socket is not the log line", lineStatusRm, ""},
 		{"watchdog", lineWatchdog, ""},

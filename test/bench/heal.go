@@ -32,6 +32,9 @@ type Round struct {
 	// PublishLost counts the times etcd's request to publish itself timed
 	// out (etcd retries it after its request timeout, about 7 s).
 	PublishLost int `json:"publish_lost,omitempty"`
+	// Restarted counts the times etcd-rejoin restarted etcd that waited
+	// for a publish request its snapshot already held.
+	Restarted int `json:"restarted,omitempty"`
 	// Tail is the last output of a failed round.
 	Tail []string `json:"tail,omitempty"`
 }
@@ -138,7 +141,7 @@ func (r *cellRun) heal(ctx context.Context, method string, round *Round) {
 				round.Marks[m] = d
 			}
 		}
-		round.Waiting, round.PublishLost = tl.waiting, tl.publishLost
+		round.Waiting, round.PublishLost, round.Restarted = tl.waiting, tl.publishLost, tl.restarted
 	}
 	if err != nil {
 		round.Err = err.Error()

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -65,7 +66,7 @@ func writeHeader(w writef, res *Results) {
 	w("The methods alternate, round after round: %d heals each without a writer, then %d each with a writer sending %d writes a second through the healthy members (after %s of writing with no fault). After each heal the bench waits %s. ", s.Rounds, s.WriterRounds, s.WriterRate, s.WriterBaseline, s.Settle)
 	w("Data sets: \"0 MB\" is %d small keys; the others are keys with %d-byte values. ", smallKeys, s.ValueSize)
 	w("The breakdown comes from what the processes say, stamped by the bench as each line or datagram arrives: etcd-rejoin's log lines (`decision`, `removed stale member`, `added as learner`, `etcd started`, `promoted`) and `READY=1`; etcd's own log lines (`received and saved database snapshot`; `published local member to cluster through raft`, which a member logs once it has applied the log up to its own publish request: *caught up*); for the manual procedure, the moments its commands returned.\n\n")
-	w("Medians are of the rounds that healed; *min-max* spans them. The machine is shared and busy (see the load average): compare the two methods within a cell, not across runs.\n\n")
+	w("A heal time is the median of all rounds without a writer, a heal that did not complete counting as never done (*hung*); *min-max* spans the rounds that healed. The ratio compares those medians. The machine is shared and busy (see the load average): compare the two methods within a cell, not across runs.\n\n")
 }
 
 func writeTargets(w writef, res *Results) {
@@ -135,10 +136,10 @@ func writeHeal(w writef, res *Results, plot string) {
 		mf, ma := c.failed(MethodManual)
 		serving, ok := c.markMedian(MethodRejoin, markServing)
 		w("| %s | %d | %d MB | %d | %.0f MB | %s | %s | %s | %s | %d/%d, %d/%d |\n", c.Version, c.Members, c.SizeMB, c.Keys,
-			float64(c.DBSize)/(1<<20), spread(c.totals(MethodRejoin)), spread(c.totals(MethodManual)), ratioText(c.ratio()),
+			float64(c.DBSize)/(1<<20), spreadOutcome(c, MethodRejoin), spreadOutcome(c, MethodManual), ratioText(c.ratio()),
 			fmtDurOK(serving, ok), rf, ra, mf, ma)
 	}
-	w("\nThe same heals without those in which etcd lost its first publish request (see below; that costs etcd's request timeout, about 7 s, whichever method added the member), *n* being how many are left:\n\n")
+	w("\nThe same heals without those in which etcd's publish request came inside the leader's snapshot (see below: etcd waits its request timeout, about 7 s, and on etcd 3.5 and 3.6 may hang after it; etcd-rejoin restarts etcd instead), *n* being how many are left: like against like.\n\n")
 	w("| etcd | members | data | etcd-rejoin (n) | manual (n) | ratio |\n|---|---|---|---|---|---|\n")
 	for _, c := range res.Cells {
 		r, m := c.cleanTotals(MethodRejoin), c.cleanTotals(MethodManual)
@@ -196,13 +197,16 @@ func writeBreakdown(w writef, res *Results) {
 // writeWaits reports how often etcd-rejoin had to look again, and how
 // often etcd lost its first publish request, by method.
 func writeWaits(w writef, res *Results) {
-	looks := 0
+	looks, restarted := 0, 0
 	lost, heals := map[string]int{}, map[string]int{}
 	for _, c := range res.Cells {
 		for _, r := range c.Rounds {
 			heals[r.Method]++
 			if r.PublishLost > 0 {
 				lost[r.Method]++
+			}
+			if r.Restarted > 0 {
+				restarted++
 			}
 			if r.Method == MethodRejoin {
 				looks += r.Waiting
@@ -212,6 +216,7 @@ func writeWaits(w writef, res *Results) {
 	w("etcd-rejoin looked again after a refusal (a `waiting:` line) %d times in %d heals. ", looks, heals[MethodRejoin])
 	w("etcd's first request to publish the new member timed out and was retried (`failed to publish local member`, which costs etcd's request timeout, about 7 s) in %d of %d etcd-rejoin heals and %d of %d manual heals.\n\n",
 		lost[MethodRejoin], heals[MethodRejoin], lost[MethodManual], heals[MethodManual])
+	w("etcd-rejoin restarted etcd that waited for a publish request its snapshot already held (`restarting etcd on that data`) in %d of %d heals.\n\n", restarted, heals[MethodRejoin])
 }
 
 // groups splits the cells by version and member count, in run order.
@@ -318,10 +323,33 @@ func shortTail(lines []string) []string {
 }
 
 func ratioText(r float64, ok bool) string {
+	switch {
+	case !ok:
+		return "-"
+	case r == 0:
+		return "**0** (manual hung)"
+	case math.IsInf(r, 1):
+		return "**∞** (etcd-rejoin hung)"
+	}
+	return fmt.Sprintf("**%.2f**", r)
+}
+
+// spreadOutcome is a method's median heal time over all rounds without
+// writer ("hung" when a failed heal is the median) and the span of those
+// that healed.
+func spreadOutcome(c Cell, method string) string {
+	m, ok := medianOutcome(c.outcomes(method))
 	if !ok {
 		return "-"
 	}
-	return fmt.Sprintf("**%.2f**", r)
+	lo, hi, healed := span(c.totals(method))
+	switch {
+	case m == never && healed:
+		return fmt.Sprintf("hung (%.2f-%.2f)", lo.Seconds(), hi.Seconds())
+	case m == never:
+		return "hung"
+	}
+	return fmt.Sprintf("%.2f s (%.2f-%.2f)", m.Seconds(), lo.Seconds(), hi.Seconds())
 }
 
 func requests(m map[string]float64) string {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,54 @@ func TestCellFigures(t *testing.T) {
 	}
 	if got := len(c.totals(MethodRejoin)); got != 3 {
 		t.Errorf("%d etcd-rejoin totals, want the 3 rounds without writer", got)
+	}
+}
+
+// TestRatioCountsHungHeals: a heal that never completed is slower than any
+// that did; a method whose median round hung loses the cell outright.
+func TestRatioCountsHungHeals(t *testing.T) {
+	hung := func(method string) Round {
+		return Round{Method: method, Err: "heal did not complete in time", PublishLost: 1}
+	}
+	restarted := round(MethodRejoin, 1.5, 0)
+	restarted.Restarted = 1
+	rows := []struct {
+		name      string
+		rounds    []Round
+		ratio     float64
+		ok        bool
+		clean     float64 // 0: no clean ratio
+		text      string
+		rejoinCol string
+	}{
+		{"manual hung in 2 of 3", []Round{round(MethodRejoin, 1.0, 0), hung(MethodManual), round(MethodRejoin, 2.0, 0), hung(MethodManual),
+			round(MethodRejoin, 3.0, 0), round(MethodManual, 0.5, 0)}, 0, true, 2.0 / 0.5, "**0** (manual hung)", "2.00 s (1.00-3.00)"},
+		{"manual hung in 1 of 3: slowest, not left out", []Round{round(MethodRejoin, 1.0, 0), hung(MethodManual), round(MethodRejoin, 2.0, 0),
+			round(MethodManual, 0.5, 0), round(MethodRejoin, 3.0, 0), round(MethodManual, 0.8, 0)}, 2.0 / 0.8, true, 2.0 / 0.65, "**2.50**", "2.00 s (1.00-3.00)"},
+		{"even count: a hung middle round is the median", []Round{round(MethodRejoin, 1.0, 0), hung(MethodRejoin), round(MethodManual, 1.0, 0), round(MethodManual, 2.0, 0)},
+			math.Inf(1), true, 1.0 / 1.5, "**∞** (etcd-rejoin hung)", "hung (1.00-1.00)"},
+		{"both hung", []Round{hung(MethodRejoin), hung(MethodManual)}, 0, false, 0, "-", "hung"},
+		{"a restarted round is not like against like", []Round{restarted, round(MethodRejoin, 0.5, 0), round(MethodManual, 0.6, 0)},
+			1.0 / 0.6, true, 0.5 / 0.6, "**1.67**", "1.00 s (0.50-1.50)"},
+	}
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			c := Cell{Rounds: r.rounds}
+			got, ok := c.ratio()
+			if ok != r.ok || math.Abs(got-r.ratio) > 1e-9 && !(math.IsInf(got, 1) && math.IsInf(r.ratio, 1)) {
+				t.Errorf("ratio = %v, %v; want %v, %v", got, ok, r.ratio, r.ok)
+			}
+			if text := ratioText(got, ok); text != r.text {
+				t.Errorf("ratio text %q, want %q", text, r.text)
+			}
+			clean, ok := c.cleanRatio()
+			if (r.clean == 0) == ok || ok && math.Abs(clean-r.clean) > 1e-9 {
+				t.Errorf("clean ratio = %v, %v; want %v", clean, ok, r.clean)
+			}
+			if col := spreadOutcome(c, MethodRejoin); col != r.rejoinCol {
+				t.Errorf("etcd-rejoin column %q, want %q", col, r.rejoinCol)
+			}
+		})
 	}
 }
 

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"time"
 )
 
@@ -35,19 +37,57 @@ func (c Cell) totals(method string) []time.Duration {
 	return out
 }
 
+// stalled reports whether etcd's publish request came inside the leader's
+// snapshot in this round: etcd lost it (and waited its request timeout, or
+// hung), or etcd-rejoin restarted etcd for it.
+func (r Round) stalled() bool { return r.PublishLost > 0 || r.Restarted > 0 }
+
 // cleanTotals are the heal times of the OK rounds without writer in which
-// etcd did not lose its first publish request.
+// etcd's publish request did not stall.
 func (c Cell) cleanTotals(method string) []time.Duration {
 	var out []time.Duration
 	for _, r := range c.methodRounds(method, false) {
-		if r.PublishLost == 0 {
+		if !r.stalled() {
 			out = append(out, r.Total)
 		}
 	}
 	return out
 }
 
-// cleanRatio is ratio over the rounds without a lost publish.
+// never stands for a heal that did not complete: slower than any that did.
+const never = time.Duration(math.MaxInt64)
+
+// outcomes are the heal times of all rounds without writer, a failed heal
+// as never.
+func (c Cell) outcomes(method string) []time.Duration {
+	var out []time.Duration
+	for _, r := range c.Rounds {
+		switch {
+		case r.Method != method || r.Writer:
+		case r.OK:
+			out = append(out, r.Total)
+		default:
+			out = append(out, never)
+		}
+	}
+	return out
+}
+
+// medianOutcome is the median of outcomes: never when a middle value is.
+func medianOutcome(ds []time.Duration) (time.Duration, bool) {
+	if len(ds) == 0 {
+		return 0, false
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	n := len(s)
+	if s[n/2] == never || s[(n-1)/2] == never {
+		return never, true
+	}
+	return (s[(n-1)/2] + s[n/2]) / 2, true
+}
+
+// cleanRatio is ratio over the rounds in which no publish stalled.
 func (c Cell) cleanRatio() (float64, bool) {
 	r, ok1 := median(c.cleanTotals(MethodRejoin))
 	m, ok2 := median(c.cleanTotals(MethodManual))
@@ -115,12 +155,20 @@ func (c Cell) segment(method, from, to string) (time.Duration, bool) {
 	return median(ds)
 }
 
-// ratio is the median heal time of etcd-rejoin over the manual one's.
+// ratio is the median heal time of etcd-rejoin over the manual one's, over
+// all rounds without writer, a failed heal counting as never done: 0 when
+// the manual procedure's median round never healed and etcd-rejoin's did,
+// +Inf the other way round, no ratio when neither healed.
 func (c Cell) ratio() (float64, bool) {
-	r, ok1 := median(c.totals(MethodRejoin))
-	m, ok2 := median(c.totals(MethodManual))
-	if !ok1 || !ok2 {
+	r, ok1 := medianOutcome(c.outcomes(MethodRejoin))
+	m, ok2 := medianOutcome(c.outcomes(MethodManual))
+	switch {
+	case !ok1 || !ok2 || (r == never && m == never):
 		return 0, false
+	case m == never:
+		return 0, true
+	case r == never:
+		return math.Inf(1), true
 	}
 	return ratio(r, m)
 }
