@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/etcd-rejoin/etcd-rejoin/internal/config"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
 	"github.com/etcd-rejoin/etcd-rejoin/internal/testetcd"
@@ -131,5 +133,50 @@ func TestLocalFor(t *testing.T) {
 	cfg.LocalAdvertisedURL = ""
 	if endpoint, o := LocalFor(cfg, nil); endpoint != "https://127.0.0.1:2379" || o.DialAddress != "" {
 		t.Errorf("without TLS naming: %s via %q", endpoint, o.DialAddress)
+	}
+}
+
+// An observation asks every endpoint for its list beside its status, but
+// takes only the list of an endpoint it then names: an answer that came
+// first from another cluster's member waits and is not taken for this one.
+func TestListsTakeOnlyNamedEndpoints(t *testing.T) {
+	v := testetcd.Versions(t)[0]
+	dir := t.TempDir()
+	a := testetcd.StartCluster(t, v, testetcd.Nodes("127.0.18", 3, dir))
+	b := testetcd.StartCluster(t, v, []testetcd.Node{testetcd.NewNode("n1", "127.0.18.9", t.TempDir())})
+	_, clusterA := truth(t, a)
+	_, clusterB := truth(t, b)
+	o := optionsFor(t, a).withDefaults()
+	epA, epB := a.Nodes[0].ClientURL, b.Nodes[0].ClientURL
+	cfg, err := o.clientConfig([]string{epA, epB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := askLists(ctxFor(t), cfg, o, []string{epB})
+	defer l.close()
+	time.Sleep(500 * time.Millisecond) // b's answer is in and waits
+	clusterOf := func(list *clientv3.MemberListResponse) uint64 {
+		if list == nil {
+			return 0
+		}
+		return list.Header.GetClusterId()
+	}
+	list, err := l.first([]string{epA}) // asked only now
+	if err != nil || clusterOf(list) != clusterA {
+		t.Fatalf("first(a) = cluster %x, %v; want a's list (cluster %x), not b's (%x)", clusterOf(list), err, clusterA, clusterB)
+	}
+	if list, err := l.first([]string{epB}); err != nil || clusterOf(list) != clusterB {
+		t.Fatalf("first(b) = cluster %x, %v; want b's list kept from before (cluster %x)", clusterOf(list), err, clusterB)
+	}
+	if _, err := l.first(nil); !errors.Is(err, ErrNoEndpoint) {
+		t.Errorf("first() of no endpoint = %v, want ErrNoEndpoint", err)
+	}
+	a.Stop(t, 1)
+	a.Stop(t, 2)
+	o.RequestTimeout = time.Second
+	l2 := askLists(ctxFor(t), cfg, o, []string{epA})
+	defer l2.close()
+	if list, err := l2.first([]string{epA}); err == nil || !strings.Contains(err.Error(), "linearizable read") {
+		t.Errorf("first(a) without quorum = %v, %v; want the failed linearizable read", list, err)
 	}
 }

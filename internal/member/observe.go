@@ -98,9 +98,15 @@ type observer struct {
 	cfg    clientv3.Config
 	tls    *tls.Config
 	status map[string]statusResult
+	lists  *lists
 }
 
 func (ob *observer) observe(ctx context.Context, endpoints []string) plan.Cluster {
+	// The current member list is asked of every endpoint beside its status
+	// (a round trip less); only the answer of an endpoint whose status
+	// shows a voter that sees a leader is taken.
+	ob.lists = askLists(ctx, ob.cfg, ob.o, endpoints)
+	defer ob.lists.close()
 	ob.askStatus(ctx, endpoints)
 	answered := ob.answered(endpoints)
 	if len(answered) == 0 {
@@ -133,7 +139,7 @@ func (ob *observer) observe(ctx context.Context, endpoints []string) plan.Cluste
 // currentCluster reads the member list through the first candidate that
 // proves it is current; Quorum is set.
 func (ob *observer) currentCluster(ctx context.Context, answered []string) (plan.Cluster, error) {
-	list, err := firstCurrentList(ctx, ob.cfg, ob.o, ob.candidates(answered))
+	list, err := ob.lists.first(ob.candidates(answered))
 	if err != nil {
 		return plan.Cluster{}, err
 	}
