@@ -167,8 +167,13 @@ func (l *lab) idsByName(host string) map[string]uint64 {
 	return ids
 }
 
-// memberID is this host's own member ID, as its own member reports it.
-func (l *lab) memberID(host string) uint64 {
+// endpointStatus is what the host's own member says of itself
+// (`etcdctl endpoint status`): its member ID and the leader it names.
+type endpointStatus struct {
+	MemberID, Leader uint64
+}
+
+func (l *lab) endpointStatus(host string) endpointStatus {
 	l.t.Helper()
 	out := l.mustCtl(time.Minute, "etcdctl", host, "endpoint", "status", "-w", "json")
 	var st []struct {
@@ -176,13 +181,17 @@ func (l *lab) memberID(host string) uint64 {
 			Header struct {
 				MemberID uint64 `json:"member_id"`
 			} `json:"header"`
+			Leader uint64 `json:"leader"`
 		} `json:"Status"`
 	}
 	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st) != 1 {
 		l.t.Fatalf("endpoint status of %s: %v\n%s", host, err, out)
 	}
-	return st[0].Status.Header.MemberID
+	return endpointStatus{MemberID: st[0].Status.Header.MemberID, Leader: st[0].Status.Leader}
 }
+
+// memberID is this host's own member ID, as its own member reports it.
+func (l *lab) memberID(host string) uint64 { return l.endpointStatus(host).MemberID }
 
 // put writes a key through the host, retrying for a minute: right after a
 // member went away the cluster may be electing a leader.

@@ -425,16 +425,11 @@ func (l *lab) scrape(host string, show bool) map[string]float64 {
 // leaderID is the leader the host's member names.
 func (l *lab) leaderID(host string) uint64 {
 	l.t.Helper()
-	out := l.mustCtl(time.Minute, "etcdctl", host, "endpoint", "status", "-w", "json")
-	var st []struct {
-		Status struct {
-			Leader uint64 `json:"leader"`
-		} `json:"Status"`
+	id := l.endpointStatus(host).Leader
+	if id == 0 {
+		l.t.Fatalf("%s names no leader", host)
 	}
-	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st) != 1 || st[0].Status.Leader == 0 {
-		l.t.Fatalf("endpoint status of %s: %v\n%s", host, err, out)
-	}
-	return st[0].Status.Leader
+	return id
 }
 
 // showUint is a numeric property of the unit.
