@@ -102,14 +102,24 @@ func yRange(cells []Cell) (lo, hi float64) {
 
 func addMethod(p *plot.Plot, cells []Cell, method string) error {
 	var medians, dots plotter.XYs
+	hung := 0
 	for _, c := range cells {
 		x := float64(c.SizeMB)
 		for _, d := range c.totals(method) {
 			dots = append(dots, plotter.XY{X: x, Y: d.Seconds()})
 		}
-		if m, ok := median(c.totals(method)); ok {
+		// The median of the report's table: a size whose median round
+		// hung has no point on the line.
+		switch m, ok := medianOutcome(c.outcomes(method)); {
+		case ok && m == never:
+			hung++
+		case ok:
 			medians = append(medians, plotter.XY{X: x, Y: m.Seconds()})
 		}
+	}
+	label := method + " (median)"
+	if hung > 0 {
+		label = fmt.Sprintf("%s (median; hung at %d of %d sizes)", method, hung, len(cells))
 	}
 	col := methodColor[method]
 	if len(medians) > 0 {
@@ -120,7 +130,7 @@ func addMethod(p *plot.Plot, cells []Cell, method string) error {
 		line.Color, points.Color = col, col
 		line.Width = vg.Points(1.5)
 		p.Add(line, points)
-		p.Legend.Add(method+" (median)", line, points)
+		p.Legend.Add(label, line, points)
 	}
 	if len(dots) > 0 {
 		sc, err := plotter.NewScatter(dots)
@@ -131,6 +141,9 @@ func addMethod(p *plot.Plot, cells []Cell, method string) error {
 		sc.Shape = draw.CircleGlyph{}
 		sc.Radius = vg.Points(1.5)
 		p.Add(sc)
+		if len(medians) == 0 {
+			p.Legend.Add(label, sc)
+		}
 	}
 	return nil
 }
