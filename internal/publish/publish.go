@@ -11,10 +11,18 @@
 // member applies another entry. The cluster lists the member as published
 // meanwhile. Stuck tells the service when it looks like that, so that it
 // can restart etcd on the data it just received, which publishes at once.
+//
+// It looks like that a grace period after the snapshot is applied, or at
+// once when etcd applies the member's own promotion after the snapshot:
+// the promotion is accepted only once the leader has seen the learner take
+// the snapshot, so it was proposed well after the publish request, which
+// etcd sends as soon as it knows the leader. An entry after it applied and
+// the publish still not seen: the publish request is inside the snapshot.
 package publish
 
 import (
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +34,10 @@ var (
 	snapshotApplying = []string{`"msg":"applying snapshot"`, "applying snapshot at index"}
 	snapshotApplied  = []string{`"msg":"applied snapshot"`, "finished applying incoming snapshot at index"}
 	published        = []string{"published local member to cluster through raft", "published {Name:"}
+	// promoteApplied: etcd applied a promotion to its own store (etcd 3.6
+	// logs the member, 3.4 and 3.5 with zap do not, capnslog does).
+	promoteApplied = []string{`"msg":"promote member"`, "membership: promote member "}
+	promotedID     = regexp.MustCompile(`"promoted-member-id":"([0-9a-f]+)"|promote member ([0-9a-f]+) in`)
 )
 
 // Watcher passes etcd's output through to out and notes the moments.
@@ -33,14 +45,17 @@ type Watcher struct {
 	out io.Writer
 	now func() time.Time
 
-	// applied gets a value each time etcd applied a snapshot (dropped
-	// when one is still waiting).
-	applied chan struct{}
+	// events gets a value each time etcd applied a snapshot or a promotion
+	// after it (dropped when one is still waiting).
+	events chan struct{}
 
 	mu         sync.Mutex
 	applyingAt time.Time
 	appliedAt  time.Time
 	published  bool
+	// promoted are the members whose promotion etcd applied after the
+	// last snapshot ("": the line does not say).
+	promoted []string
 }
 
 // NewWatcher returns a Watcher writing to out (nil: nowhere); now stamps the
@@ -52,12 +67,20 @@ func NewWatcher(out io.Writer, now func() time.Time) *Watcher {
 	if now == nil {
 		now = time.Now
 	}
-	return &Watcher{out: out, now: now, applied: make(chan struct{}, 1)}
+	return &Watcher{out: out, now: now, events: make(chan struct{}, 1)}
 }
 
-// Applied signals each time etcd said it applied a snapshot: from then on
-// it has Grace to publish itself before it counts as stuck.
-func (w *Watcher) Applied() <-chan struct{} { return w.applied }
+// Events signals each time etcd said it applied a snapshot (from then on it
+// has Grace to publish itself before it counts as stuck) or a promotion
+// after it: Stuck may have become true.
+func (w *Watcher) Events() <-chan struct{} { return w.events }
+
+func (w *Watcher) signal() {
+	select {
+	case w.events <- struct{}{}:
+	default:
+	}
+}
 
 // Write takes one line of etcd's output (supervise writes a line per call).
 func (w *Watcher) Write(p []byte) (int, error) {
@@ -69,10 +92,15 @@ func (w *Watcher) Write(p []byte) (int, error) {
 		w.published = true
 	case containsAny(line, snapshotApplied):
 		w.appliedAt = w.now()
-		select {
-		case w.applied <- struct{}{}:
-		default:
+		w.promoted = nil
+		w.signal()
+	case containsAny(line, promoteApplied) && !w.appliedAt.IsZero():
+		id := ""
+		if m := promotedID.FindStringSubmatch(line); m != nil {
+			id = m[1] + m[2]
 		}
+		w.promoted = append(w.promoted, id)
+		w.signal()
 	case containsAny(line, snapshotApplying):
 		w.applyingAt = w.now()
 	}
@@ -98,6 +126,9 @@ type Policy struct {
 	// publish itself (a request that came after the snapshot is applied
 	// within milliseconds).
 	Grace time.Duration
+	// Member is the joining member's ID in hex, as etcd logs it: its
+	// promotion applied after the snapshot ends the grace at once.
+	Member string
 }
 
 // Restarting costs about what applying the snapshot took (etcd opens the
@@ -110,13 +141,17 @@ const (
 )
 
 // Stuck reports whether etcd applied a snapshot at least p.Grace before
-// now, has not published itself since, and restarting it saves time: more
-// of its publish wait remains than a restart costs, or the wait is over and
-// etcd still has not published.
+// now (or applied p.Member's promotion after it), has not published itself
+// since, and restarting it saves time: more of its publish wait remains
+// than a restart costs, or the wait is over and etcd still has not
+// published.
 func (w *Watcher) Stuck(now time.Time, p Policy) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.published || w.appliedAt.IsZero() || now.Sub(w.appliedAt) < p.Grace {
+	if w.published || w.appliedAt.IsZero() {
+		return false
+	}
+	if now.Sub(w.appliedAt) < p.Grace && !w.promotedAfter(p.Member) {
 		return false
 	}
 	cost := restartMargin
@@ -125,6 +160,17 @@ func (w *Watcher) Stuck(now time.Time, p Policy) bool {
 	}
 	remaining := p.Started.Add(p.Timeout).Sub(now)
 	return remaining > cost || remaining < -retryGrace
+}
+
+// promotedAfter reports whether etcd applied member's promotion (or one
+// whose line names no member) after the last snapshot.
+func (w *Watcher) promotedAfter(member string) bool {
+	for _, id := range w.promoted {
+		if id == "" || id == member {
+			return true
+		}
+	}
+	return false
 }
 
 func containsAny(s string, subs []string) bool {

@@ -14,13 +14,21 @@ const (
 	capApplied   = `2026-11-24 09:36:21.635 I | etcdserver: finished applying incoming snapshot at index 7103`
 	capAdded     = `2026-11-24 09:36:21.525 I | etcdserver/membership: added member 8e9e05c52164694d [http://127.0.0.1:2380] to cluster cdf818194e3a8c32`
 	capPublished = `2026-11-24 09:36:21.641 I | etcdserver: published {Name:n3 ClientURLs:[http://127.0.202.3:2379]} to cluster 96a9f643845c57ee`
+	// Promotions applied: etcd 3.6 names the member, 3.4 with zap does not,
+	// capnslog does.
+	zap36Promote = `{"level":"info","caller":"membership/cluster.go:550","msg":"promote member","cluster-id":"9df7214a338fa310","local-member-id":"89d874e811a24400","promoted-member-id":"89d874e811a24400"}`
+	zap36Other   = `{"level":"info","caller":"membership/cluster.go:550","msg":"promote member","cluster-id":"9df7214a338fa310","local-member-id":"89d874e811a24400","promoted-member-id":"22b212f1acc42a97"}`
+	zap34Promote = `{"level":"info","ts":"2026-11-24T18:29:09.696Z","caller":"membership/cluster.go:497","msg":"promote member","cluster-id":"7153997600a77874","local-member-id":"c400ba4aaa24540f"}`
+	capPromote   = `2026-11-24 09:36:21.640 N | etcdserver/membership: promote member 89d874e811a24400 in cluster 96a9f643845c57ee`
+	zapRejecting = `{"level":"error","caller":"etcdserver/server.go:1602","msg":"rejecting promote learner: learner is not ready","learner-ready-percent":0}`
+	self         = "89d874e811a24400"
 )
 
 func TestStuck(t *testing.T) {
 	t0 := time.Date(2026, 11, 24, 9, 36, 21, 0, time.UTC)
 	grace := 500 * time.Millisecond
 	// Most of the publish wait remains: only the lines decide.
-	policy := Policy{Started: t0, Timeout: time.Hour, Grace: grace}
+	policy := Policy{Started: t0, Timeout: time.Hour, Grace: grace, Member: self}
 	rows := []struct {
 		name      string
 		lines     []string
@@ -36,6 +44,13 @@ func TestStuck(t *testing.T) {
 		{name: "capnslog: published", lines: []string{capApplied, capPublished}, published: true, freeAt: []time.Duration{time.Second}},
 		{name: "no snapshot: catching up from the log", lines: []string{capAdded, zapFailed}, freeAt: []time.Duration{time.Minute}},
 		{name: "published before a later snapshot", lines: []string{zapPublished, zapApplied}, published: true, freeAt: []time.Duration{time.Minute}},
+		{name: "etcd 3.6: its own promotion applied after the snapshot, not published", lines: []string{zapApplied, zap36Promote}, stuckAt: []time.Duration{0}},
+		{name: "etcd 3.6: another member's promotion after the snapshot", lines: []string{zapApplied, zap36Other}, stuckAt: []time.Duration{grace}, freeAt: []time.Duration{0}},
+		{name: "etcd 3.4 zap: a promotion after the snapshot (no member named)", lines: []string{zapApplied, zap34Promote}, stuckAt: []time.Duration{0}},
+		{name: "capnslog: its own promotion after the snapshot", lines: []string{capApplied, capPromote}, stuckAt: []time.Duration{0}},
+		{name: "promotion then publish", lines: []string{zapApplied, zap36Promote, zapPublished}, published: true, freeAt: []time.Duration{0, time.Minute}},
+		{name: "promotion before the snapshot", lines: []string{zap36Promote, zapApplied}, stuckAt: []time.Duration{grace}, freeAt: []time.Duration{0}},
+		{name: "the leader rejecting a promotion is no promotion", lines: []string{zapApplied, zapRejecting}, freeAt: []time.Duration{0}},
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
@@ -114,12 +129,12 @@ func TestStuckWorthRestart(t *testing.T) {
 	}
 }
 
-// TestApplied: each applied snapshot is signalled once, without blocking
-// the output when nobody takes the signal.
-func TestApplied(t *testing.T) {
+// TestEvents: each applied snapshot or promotion after it is signalled,
+// without blocking the output when nobody takes the signal.
+func TestEvents(t *testing.T) {
 	w := NewWatcher(nil, nil)
 	select {
-	case <-w.Applied():
+	case <-w.Events():
 		t.Fatal("signalled before any snapshot")
 	default:
 	}
@@ -129,19 +144,25 @@ func TestApplied(t *testing.T) {
 		}
 	}
 	select {
-	case <-w.Applied():
+	case <-w.Events():
 	default:
 		t.Fatal("not signalled after the snapshot")
 	}
 	select {
-	case <-w.Applied():
+	case <-w.Events():
 		t.Fatal("signalled twice")
 	default:
 	}
 	_, _ = w.Write([]byte(zapApplied + "\n"))
 	select {
-	case <-w.Applied():
+	case <-w.Events():
 	default:
 		t.Fatal("a later snapshot is not signalled")
+	}
+	_, _ = w.Write([]byte(zap36Promote + "\n"))
+	select {
+	case <-w.Events():
+	default:
+		t.Fatal("a promotion after the snapshot is not signalled")
 	}
 }

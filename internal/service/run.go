@@ -314,14 +314,15 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 	}
 	// stuck fires publishGrace after etcd applied a snapshot: a joining
 	// etcd that has not published by then may be waiting for a publish
-	// request the snapshot holds (package publish). Whether the cluster
-	// lists the member as published is asked as soon as the snapshot is
-	// applied, so that a stuck etcd is restarted without delay.
+	// request the snapshot holds (package publish); its own promotion
+	// applied after the snapshot tells at once. Whether the cluster lists
+	// the member as published is asked as soon as the snapshot is applied,
+	// so that a stuck etcd is restarted without delay.
 	stuck := time.NewTimer(time.Hour)
 	stuck.Stop()
 	defer stuck.Stop()
 	listed := false
-	policy := publish.Policy{Started: launched, Timeout: s.publishTimeout(), Grace: publishGrace}
+	policy := publish.Policy{Started: launched, Timeout: s.publishTimeout(), Grace: publishGrace, Member: plan.HexID(l.memberID)}
 	for {
 		select {
 		case <-ctx.Done():
@@ -333,12 +334,12 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 				return member.Health{}, s.stalled(proc)
 			}
 			continue
-		case <-pub.Applied():
-			if l.joining && l.memberID != 0 && !pub.Published() {
-				stuck.Reset(publishGrace)
-				listed = listed || pr.published(ctx, l.memberID)
+		case <-pub.Events():
+			if !l.joining || l.memberID == 0 || pub.Published() {
+				continue
 			}
-			continue
+			stuck.Reset(publishGrace)
+			listed = listed || pr.published(ctx, l.memberID)
 		case <-stuck.C:
 		case <-tick.C:
 		}
