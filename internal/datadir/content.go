@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/etcd-rejoin/etcd-rejoin/internal/snapshot"
 )
 
 // backendOpenTimeout bounds the wait for bbolt's file lock: a backend that
@@ -62,6 +65,13 @@ func backendKeys(path string) (n int, err error) {
 			n, err = 0, fmt.Errorf("read backend %s: %v", path, r)
 		}
 	}()
+	// A file truncated below its pages would fault (SIGBUS) in the
+	// mapping, which kills the process: it is checked first, and a fault
+	// that still happens is turned into a panic recovered above.
+	if err := snapshot.CheckBoltFile(path); err != nil {
+		return 0, fmt.Errorf("backend %s: %w", path, err)
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: backendOpenTimeout})
 	if err != nil {
 		return 0, fmt.Errorf("open backend %s: %w", path, err)

@@ -123,6 +123,18 @@ func TestMoveAsideRemnants(t *testing.T) {
 			writeFile(t, filepath.Join(mustDir(t, dir, "member", "wal"), "0.tmp"), strings.Repeat("\x00", 4096))
 		}, KindRemnant},
 		{"backend with keys, WAL lost", func(t *testing.T, dir string) { boltDB(t, filepath.Join(dir, "member", "snap", "db"), 3) }, KindMoved},
+		// bbolt would map the missing pages and die of SIGBUS reading them
+		// (the fault campaign's truncate-db): a backend it cannot prove
+		// empty, moved aside as a real copy.
+		{"backend truncated below its pages", func(t *testing.T, dir string) {
+			db := filepath.Join(dir, "member", "snap", "db")
+			boltDB(t, db, 3)
+			// Mid-page 3 of the 6 or more the database needs: what the
+			// campaign's truncation left (15543 of 24576 bytes).
+			if err := os.Truncate(db, 15543); err != nil {
+				t.Fatal(err)
+			}
+		}, KindMoved},
 		{"unreadable backend", func(t *testing.T, dir string) {
 			writeFile(t, filepath.Join(mustDir(t, dir, "member", "snap"), "db"), "not a bolt file")
 		}, KindMoved},

@@ -142,6 +142,23 @@ type boltMeta struct {
 	txid               uint64
 }
 
+// CheckBoltFile checks that the bbolt database at path fits in its file
+// (see checkMeta) before anything maps it: bbolt maps the file into memory,
+// and reading a page beyond a truncated file's end kills the process with
+// SIGBUS instead of failing. etcd's backend is such a database too.
+func CheckBoltFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return checkMeta(f, fi.Size())
+}
+
 // checkMeta reads both meta pages of the database in the first dbSize bytes
 // of f and checks that the newest valid one fits in the file (bbolt maps
 // the file into memory and would fault on a page beyond its end), and that
