@@ -8,6 +8,12 @@
 // a running service never reads most of them again. MADV_PAGEOUT (Linux 5.4)
 // asks the kernel to reclaim them now instead of under memory pressure; a
 // page needed later is read back from the page cache or the file.
+//
+// The same mappings are first marked MADV_RANDOM: a page the running service
+// touches again is then read alone, without the readahead window around it,
+// and only that page is mapped. Without it the health checks' few scattered
+// functions brought back about 3 MiB of their neighbours within minutes
+// (13.3 MiB of file pages against 10.3 MiB with it, 3 hosts on etcd 3.6).
 package memtrim
 
 import (
@@ -52,8 +58,9 @@ func Regions(maps io.Reader, path string) ([]Region, error) {
 	return out, sc.Err()
 }
 
-// Executable pages out the mappings of the running executable and returns
-// how many bytes of mappings it asked for. Kernels without MADV_PAGEOUT
+// Executable marks the read-only mappings of the running executable for
+// random access, pages them out, and returns how many bytes of mappings it
+// asked for. Kernels without MADV_PAGEOUT
 // answer EINVAL, which is returned.
 func Executable() (int64, error) {
 	exe, err := os.Executable()
@@ -71,10 +78,19 @@ func Executable() (int64, error) {
 	}
 	var n int64
 	for _, r := range regions {
-		if _, _, e := unix.Syscall(unix.SYS_MADVISE, uintptr(r.Start), uintptr(r.End-r.Start), unix.MADV_PAGEOUT); e != 0 {
-			return n, fmt.Errorf("memtrim: madvise %x-%x: %w", r.Start, r.End, e)
+		for _, advice := range []int{unix.MADV_RANDOM, unix.MADV_PAGEOUT} {
+			if err := madvise(r, advice); err != nil {
+				return n, err
+			}
 		}
 		n += int64(r.End - r.Start)
 	}
 	return n, nil
+}
+
+func madvise(r Region, advice int) error {
+	if _, _, e := unix.Syscall(unix.SYS_MADVISE, uintptr(r.Start), uintptr(r.End-r.Start), uintptr(advice)); e != 0 {
+		return fmt.Errorf("memtrim: madvise(%d) %x-%x: %w", advice, r.Start, r.End, e)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package memtrim
 import (
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,6 +56,37 @@ func TestExecutableLowersRSS(t *testing.T) {
 	if n == 0 || after >= before {
 		t.Errorf("RssFile %d -> %d KiB after paging out %d bytes", before, after, n)
 	}
+	if got := randomReadMappings(t, exe); got.marked == 0 || got.unmarked != 0 {
+		t.Errorf("read-only mappings of %s: %d marked for random reads (VmFlags rr), %d not", exe, got.marked, got.unmarked)
+	}
+}
+
+type marks struct{ marked, unmarked int }
+
+// randomReadMappings counts path's read-only mappings in /proc/self/smaps
+// by whether the kernel flags them for random reads.
+func randomReadMappings(t *testing.T, path string) marks {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m marks
+	ours := false
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) >= 6 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
+			ours = strings.Join(f[5:], " ") == path && !strings.Contains(f[1], "w")
+		case ours && len(f) > 0 && f[0] == "VmFlags:":
+			if slices.Contains(f[1:], "rr") {
+				m.marked++
+			} else {
+				m.unmarked++
+			}
+		}
+	}
+	return m
 }
 
 func rssFileKiB(t *testing.T) int64 {
