@@ -2,6 +2,11 @@ package member
 
 import (
 	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,4 +94,73 @@ func promoteWhenReady(t *testing.T, cli *Client, id uint64) {
 		t.Logf("retrying: %v", err)
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// TestCheckerKeepsOneConnection: a Checker asks every check over the one
+// connection it made at its first; clientv3's Status(ctx, endpoint) used to
+// dial another at every check.
+func TestCheckerKeepsOneConnection(t *testing.T) {
+	forVersions(t, func(t *testing.T, v testetcd.Version) {
+		c := testetcd.StartCluster(t, v, testetcd.Nodes("127.0.19", 1, t.TempDir()))
+		ids, _ := truth(t, c)
+		fwd := newCountingForwarder(t, strings.TrimPrefix(c.Nodes[0].ClientURL, "http://"))
+		o := optionsFor(t, c)
+		o.DialAddress = fwd.addr
+		checker := NewChecker(c.Nodes[0].ClientURL, o)
+		defer checker.Close()
+		ctx := ctxFor(t)
+
+		var after []int64
+		for range 5 {
+			h, err := checker.Health(ctx)
+			if err != nil || !h.Ready() || h.MemberID != ids["n1"] {
+				t.Fatalf("Health = %+v, %v; want member %x ready", h, err, ids["n1"])
+			}
+			after = append(after, fwd.accepted.Load())
+		}
+		// The first check also probes the port with a plain connection.
+		if after[0] > 2 || after[4] != after[0] {
+			t.Errorf("connections accepted after each of 5 checks: %v; want the first check's, then no more", after)
+		}
+	})
+}
+
+type countingForwarder struct {
+	addr     string
+	accepted atomic.Int64
+}
+
+// newCountingForwarder relays TCP connections from a loopback port to
+// target and counts them.
+func newCountingForwarder(t *testing.T, target string) *countingForwarder {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &countingForwarder{addr: ln.Addr().String()}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			f.accepted.Add(1)
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				_ = in.Close()
+				continue
+			}
+			relay := func(dst, src net.Conn) {
+				_, _ = io.Copy(dst, src)
+				_ = dst.Close()
+				_ = src.Close()
+			}
+			go relay(out, in)
+			go relay(in, out)
+		}
+	})
+	return f
 }

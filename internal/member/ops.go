@@ -49,7 +49,7 @@ func EndpointStatus(ctx context.Context, endpoint string, o Options) (Status, er
 	err := withEndpoint(ctx, endpoint, o, func(cli *clientv3.Client) error {
 		sctx, cancel := context.WithTimeout(ctx, o.withDefaults().RequestTimeout)
 		defer cancel()
-		resp, err := cli.Status(sctx, endpoint)
+		resp, err := statusOver(sctx, cli)
 		if err != nil {
 			return err
 		}
