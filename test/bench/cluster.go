@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -227,11 +228,18 @@ func (c *cluster) rejoinBinary(i int) (string, error) {
 
 // copySynced copies an executable and syncs it to disk, as an installed
 // binary is: the kernel pages out only clean file pages.
+//
+// No fork may happen while the copy is open for writing: a child forked then
+// holds the written descriptor until it execs, and an exec of the copy
+// meanwhile (another host starting) fails with "text file busy". Forks take
+// syscall.ForkLock for writing, so holding it for reading keeps them out.
 func copySynced(src, dst string) error {
 	b, err := os.ReadFile(src)
 	if err != nil {
 		return err
 	}
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
 	f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
 	if err != nil {
 		return err
