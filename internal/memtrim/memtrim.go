@@ -39,9 +39,8 @@ func Regions(maps io.Reader, path string) ([]Region, error) {
 	var out []Region
 	sc := bufio.NewScanner(maps)
 	for sc.Scan() {
-		// start-end perms offset dev inode path
 		f := strings.Fields(sc.Text())
-		if len(f) < 6 || strings.Join(f[5:], " ") != path || strings.Contains(f[1], "w") {
+		if !readOnlyMapping(f, path) {
 			continue
 		}
 		start, end, ok := strings.Cut(f[0], "-")
@@ -58,10 +57,16 @@ func Regions(maps io.Reader, path string) ([]Region, error) {
 	return out, sc.Err()
 }
 
+// readOnlyMapping reports whether the fields of a maps (or smaps header)
+// line, "start-end perms offset dev inode path", are a read-only mapping of
+// path.
+func readOnlyMapping(f []string, path string) bool {
+	return len(f) >= 6 && strings.Join(f[5:], " ") == path && !strings.Contains(f[1], "w")
+}
+
 // Executable marks the read-only mappings of the running executable for
 // random access, pages them out, and returns how many bytes of mappings it
-// asked for. Kernels without MADV_PAGEOUT
-// answer EINVAL, which is returned.
+// asked for. Kernels without MADV_PAGEOUT answer EINVAL, which is returned.
 func Executable() (int64, error) {
 	exe, err := os.Executable()
 	if err != nil {

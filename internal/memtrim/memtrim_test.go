@@ -76,14 +76,18 @@ func randomReadMappings(t *testing.T, path string) marks {
 	for _, l := range strings.Split(string(b), "\n") {
 		f := strings.Fields(l)
 		switch {
-		case len(f) >= 6 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
-			ours = strings.Join(f[5:], " ") == path && !strings.Contains(f[1], "w")
-		case ours && len(f) > 0 && f[0] == "VmFlags:":
+		case len(f) == 0:
+		case f[0] == "VmFlags:":
+			if !ours {
+				continue
+			}
 			if slices.Contains(f[1:], "rr") {
 				m.marked++
 			} else {
 				m.unmarked++
 			}
+		case !strings.HasSuffix(f[0], ":"): // a mapping's header line
+			ours = readOnlyMapping(f, path)
 		}
 	}
 	return m
