@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
 )
@@ -150,63 +149,6 @@ func clientURLsOf(members []plan.Member) []string {
 		urls = union(urls, m.ClientURLs)
 	}
 	return urls
-}
-
-// errUnformed is why a client endpoint was not waited for.
-var errUnformed = errors.New("not waited for: the peers show that no member has started, so no client endpoint can answer yet")
-
-// unformedPeers returns the peers' answers when they prove, twice in a
-// row, that the cluster has never formed (see provesUnformed); nil
-// otherwise. The second look closes the moment in which a restarted etcd
-// 3.4 or 3.5 has applied the first entries of its log (the members) but not
-// the next ones (their published client URLs).
-func unformedPeers(ctx context.Context, o Options) []peerAnswer {
-	var answers []peerAnswer
-	for range 2 {
-		var err error
-		if answers, err = askPeers(ctx, o); err != nil || !provesUnformed(answers) {
-			return nil
-		}
-	}
-	return answers
-}
-
-// provesUnformed: no member can serve clients, because every peer but this
-// host's either refuses connections (no etcd listens there) or answers with
-// a list that names the answering member itself and shows no started member
-// (etcd serves clients only after its member has published its client URLs
-// and applied that itself). At least one peer must answer. A list that does
-// not name the answering member (a restarted etcd 3.4 or 3.5 lists no
-// member until it has replayed its log) proves nothing, and neither does
-// any other failure.
-func provesUnformed(answers []peerAnswer) bool {
-	answered := false
-	for _, a := range answers {
-		if a.err != nil {
-			if !errors.Is(a.err, syscall.ECONNREFUSED) {
-				return false
-			}
-			continue
-		}
-		if !namesItself(a) || len(clientURLsOf(a.members)) > 0 {
-			return false
-		}
-		answered = true
-	}
-	return answered
-}
-
-// namesItself reports whether a peer's list holds the member it was asked at.
-func namesItself(a peerAnswer) bool {
-	self := strings.TrimSuffix(a.url, "/")
-	for _, m := range a.members {
-		for _, u := range m.PeerURLs {
-			if strings.TrimSuffix(u, "/") == self {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // clusterFromPeers is what the peers alone tell: reachable with a member

@@ -38,62 +38,25 @@ type statusResult struct {
 // decision that needs a quorum can rest on it.
 func Observe(ctx context.Context, o Options) (plan.Cluster, error) {
 	o = o.withDefaults()
-	if len(o.ClientURLs) > 0 {
-		return observeConfigured(ctx, o)
-	}
-	peers, err := askPeers(ctx, o)
-	if err != nil {
-		return plan.Cluster{}, err
-	}
-	c, err := observeClients(ctx, nil, o, o.sameScheme(discovered(peers)))
-	if err != nil || c.Reachable {
-		return c, err
-	}
-	return clusterFromPeers(peers, c.Errors), nil
-}
-
-// observeConfigured asks the configured client URLs and, meanwhile, whether
-// the peers prove that the cluster has never formed (see unformedPeers).
-// With that proof no client endpoint can answer, so the Status requests
-// still waiting are given up instead of waiting out the dial timeout (2 s
-// by default, the whole decision time of a new cluster's first boot);
-// endpoints that did answer are used as ever. Without the proof the peers
-// are asked after the clients, as they are then.
-func observeConfigured(ctx context.Context, o Options) (plan.Cluster, error) {
-	cut, giveUp := context.WithCancelCause(ctx)
-	defer giveUp(nil)
-	type observed struct {
-		c   plan.Cluster
-		err error
-	}
-	clients := make(chan observed, 1)
-	go func() {
-		c, err := observeClients(ctx, cut, o, o.ClientURLs)
-		clients <- observed{c, err}
-	}()
-	proof := make(chan []peerAnswer, 1)
-	go func() { proof <- unformedPeers(cut, o) }()
 	var peers []peerAnswer
-	var r observed
-	select {
-	case r = <-clients:
-		giveUp(nil) // the peers are asked again below if need be
-	case peers = <-proof:
-		if peers != nil {
-			giveUp(errUnformed)
-		}
-		r = <-clients
-	}
-	if r.err != nil || r.c.Reachable {
-		return r.c, r.err
-	}
-	if peers == nil {
+	endpoints := o.ClientURLs
+	if len(endpoints) == 0 {
 		var err error
 		if peers, err = askPeers(ctx, o); err != nil {
 			return plan.Cluster{}, err
 		}
+		endpoints = o.sameScheme(discovered(peers))
 	}
-	return clusterFromPeers(peers, r.c.Errors), nil
+	c, err := observeClients(ctx, o, endpoints)
+	if err != nil || c.Reachable {
+		return c, err
+	}
+	if peers == nil {
+		if peers, err = askPeers(ctx, o); err != nil {
+			return plan.Cluster{}, err
+		}
+	}
+	return clusterFromPeers(peers, c.Errors), nil
 }
 
 func discovered(peers []peerAnswer) []string {
@@ -105,9 +68,8 @@ func discovered(peers []peerAnswer) []string {
 }
 
 // observeClients asks the client endpoints; Reachable is false when none
-// answered. Status requests still waiting when cut ends are given up (cut
-// may be nil).
-func observeClients(ctx, cut context.Context, o Options, endpoints []string) (plan.Cluster, error) {
+// answered.
+func observeClients(ctx context.Context, o Options, endpoints []string) (plan.Cluster, error) {
 	if len(endpoints) == 0 {
 		return plan.Cluster{}, nil
 	}
@@ -125,7 +87,7 @@ func observeClients(ctx, cut context.Context, o Options, endpoints []string) (pl
 		return plan.Cluster{Errors: []string{fmt.Sprintf("etcd client for %v: %v", endpoints, err)}}, nil
 	}
 	defer func() { _ = cli.Close() }()
-	ob := observer{o: o, cli: cli, cfg: cfg, tls: cfg.TLS, cut: cut, status: map[string]statusResult{}}
+	ob := observer{o: o, cli: cli, cfg: cfg, tls: cfg.TLS, status: map[string]statusResult{}}
 	return ob.observe(ctx, endpoints), nil
 }
 
@@ -135,7 +97,6 @@ type observer struct {
 	cli    *clientv3.Client
 	cfg    clientv3.Config
 	tls    *tls.Config
-	cut    context.Context // nil, or ends when waiting for Status is pointless
 	status map[string]statusResult
 	lists  *lists
 }
@@ -147,7 +108,6 @@ func (ob *observer) observe(ctx context.Context, endpoints []string) plan.Cluste
 	ob.lists = askLists(ctx, ob.cfg, ob.o, endpoints)
 	defer ob.lists.close()
 	ob.askStatus(ctx, endpoints)
-	ob.cut = nil // only the first round may be given up
 	answered := ob.answered(endpoints)
 	if len(answered) == 0 {
 		refused := ob.authRefused()
@@ -242,11 +202,6 @@ func (ob *observer) askStatus(ctx context.Context, endpoints []string) {
 func (ob *observer) statusOf(ctx context.Context, endpoint string) statusResult {
 	sctx, cancel := context.WithTimeout(ctx, min(ob.o.DialTimeout, ob.o.RequestTimeout))
 	defer cancel()
-	sctx, stop := context.WithCancelCause(sctx)
-	defer stop(nil)
-	if ob.cut != nil {
-		defer context.AfterFunc(ob.cut, func() { stop(context.Cause(ob.cut)) })()
-	}
 	// A refused connection is known at once; gRPC would only report it
 	// when the timeout ends.
 	if err := refused(sctx, endpoint); err != nil {
@@ -254,9 +209,6 @@ func (ob *observer) statusOf(ctx context.Context, endpoint string) statusResult 
 		return statusResult{err: fmt.Errorf("status: %w", err)}
 	}
 	resp, err := ob.cli.Status(sctx, endpoint)
-	if cause := context.Cause(sctx); err != nil && errors.Is(cause, errUnformed) {
-		return statusResult{err: fmt.Errorf("status: %w", cause)}
-	}
 	if isAuth(err) {
 		return statusResult{err: fmt.Errorf("status: %w", authWrap(err))}
 	}

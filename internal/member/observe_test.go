@@ -1,9 +1,7 @@
 package member
 
 import (
-	"net"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/etcd-rejoin/etcd-rejoin/internal/plan"
@@ -109,50 +107,7 @@ func TestObserveNeverFormed(t *testing.T) {
 			}
 		}
 		assertErrorsName(t, got.Errors, testetcd.ClientURLs(c.Nodes)...)
-		// The running member's client port accepts connections but does not
-		// answer before the cluster forms: its Status was given up at once.
-		if e := errorNaming(got.Errors, c.Nodes[0].ClientURL); !strings.Contains(e, "not waited for") {
-			t.Errorf("error for %s = %q, want the Status given up on the peers' proof", c.Nodes[0].ClientURL, e)
-		}
 	})
-}
-
-// TestObserveNeverFormedUnproven: a peer that neither answers nor refuses
-// (it accepts connections and says nothing) proves nothing, so the running
-// member's client port is waited for until the dial timeout.
-func TestObserveNeverFormedUnproven(t *testing.T) {
-	forVersions(t, func(t *testing.T, v testetcd.Version) {
-		c := testetcd.NewCluster(t, v, testetcd.Nodes("127.0.11", 3, t.TempDir()))
-		c.Launch(t, 0, "new", "")
-		c.WaitPeer(t, 0)
-		silent, err := net.Listen("tcp", strings.TrimPrefix(c.Nodes[1].PeerURL, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = silent.Close() })
-		o := optionsFor(t, c)
-		o.SelfPeerURLs = []string{c.Nodes[2].PeerURL}
-		got := observe(t, o)
-		if !got.Reachable || got.Formed() || len(got.Members) != 3 {
-			t.Fatalf("Reachable %t Formed %t members %+v, want the unformed list of the answering peer; errors %q",
-				got.Reachable, got.Formed(), got.Members, got.Errors)
-		}
-		e := errorNaming(got.Errors, c.Nodes[0].ClientURL)
-		if e == "" || strings.Contains(e, "not waited for") {
-			t.Errorf("error for %s = %q, want a Status that timed out", c.Nodes[0].ClientURL, e)
-		}
-		assertErrorsName(t, got.Errors, c.Nodes[1].PeerURL)
-	})
-}
-
-// errorNaming is the first of errs that names url, or "".
-func errorNaming(errs []string, url string) string {
-	for _, e := range errs {
-		if strings.Contains(e, url) {
-			return e
-		}
-	}
-	return ""
 }
 
 func observe(t *testing.T, o Options) plan.Cluster {
