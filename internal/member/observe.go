@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -28,7 +29,9 @@ type statusResult struct {
 // every client URL the member list names. Nothing answering is no error:
 // the result is then unreachable and Errors says why for each endpoint.
 // When no client endpoint answers but a peer does (a cluster that never
-// formed serves its peer port only), the peers' member list is reported.
+// formed serves its peer port only), the peers' member list is reported;
+// when that list shows no started member, it is asked again after the dial
+// timeout first (see below).
 //
 // The member list comes from a member that has just proven it is current: a
 // linearizable read through it alone succeeded, then it listed the members
@@ -38,25 +41,49 @@ type statusResult struct {
 // decision that needs a quorum can rest on it.
 func Observe(ctx context.Context, o Options) (plan.Cluster, error) {
 	o = o.withDefaults()
+	c, fromPeers, err := observeOnce(ctx, o)
+	if err != nil || !fromPeers || len(o.ClientURLs) > 0 || !c.Reachable || c.Formed() {
+		return c, err
+	}
+	// A peer answered, but no member has started: a first boot, or a
+	// cluster whose formed members are still restarting (refusing) beside a
+	// fresh one. With peer-client-urls, the fresh member's client port is
+	// waited for until the dial timeout; without them there is nothing to
+	// wait for, so the same time passes here before the peers are asked
+	// again, and a restarting member has as long to show the formed cluster.
+	o.Log.Debug("the peers that answered show no started member; looking again", "after", o.DialTimeout)
+	t := time.NewTimer(o.DialTimeout)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return plan.Cluster{}, fmt.Errorf("observe: %w", ctx.Err())
+	}
+	c, _, err = observeOnce(ctx, o)
+	return c, err
+}
+
+// observeOnce is one look; fromPeers is set when no client endpoint
+// answered and the result is the peers' lists.
+func observeOnce(ctx context.Context, o Options) (c plan.Cluster, fromPeers bool, err error) {
 	var peers []peerAnswer
 	endpoints := o.ClientURLs
 	if len(endpoints) == 0 {
-		var err error
 		if peers, err = askPeers(ctx, o); err != nil {
-			return plan.Cluster{}, err
+			return plan.Cluster{}, false, err
 		}
 		endpoints = o.sameScheme(discovered(peers))
 	}
-	c, err := observeClients(ctx, o, endpoints)
+	c, err = observeClients(ctx, o, endpoints)
 	if err != nil || c.Reachable {
-		return c, err
+		return c, false, err
 	}
 	if peers == nil {
 		if peers, err = askPeers(ctx, o); err != nil {
-			return plan.Cluster{}, err
+			return plan.Cluster{}, false, err
 		}
 	}
-	return clusterFromPeers(peers, c.Errors), nil
+	return clusterFromPeers(peers, c.Errors), true, nil
 }
 
 func discovered(peers []peerAnswer) []string {
