@@ -46,7 +46,8 @@ type Watcher struct {
 	now func() time.Time
 
 	// events gets a value each time etcd applied a snapshot or a promotion
-	// after it (dropped when one is still waiting).
+	// after it, and when it published itself (dropped when one is still
+	// waiting).
 	events chan struct{}
 
 	mu         sync.Mutex
@@ -72,7 +73,9 @@ func NewWatcher(out io.Writer, now func() time.Time) *Watcher {
 
 // Events signals each time etcd said it applied a snapshot (from then on it
 // has Grace to publish itself before it counts as stuck) or a promotion
-// after it: Stuck may have become true.
+// after it: Stuck may have become true. It also signals once when etcd said
+// it published itself: it serves clients from then on, so a check of the
+// member need not wait for the next poll.
 func (w *Watcher) Events() <-chan struct{} { return w.events }
 
 func (w *Watcher) signal() {
@@ -90,6 +93,7 @@ func (w *Watcher) Write(p []byte) (int, error) {
 	case w.published:
 	case containsAny(line, published) && !strings.Contains(line, "failed to publish"):
 		w.published = true
+		w.signal()
 	case containsAny(line, snapshotApplied):
 		w.appliedAt = w.now()
 		w.promoted = nil

@@ -165,4 +165,40 @@ func TestEvents(t *testing.T) {
 	default:
 		t.Fatal("a promotion after the snapshot is not signalled")
 	}
+	for _, line := range []string{zapFailed, zapPublished, zapPublished} {
+		_, _ = w.Write([]byte(line + "\n"))
+	}
+	select {
+	case <-w.Events():
+	default:
+		t.Fatal("the publish is not signalled")
+	}
+	select {
+	case <-w.Events():
+		t.Fatal("signalled again after the publish")
+	default:
+	}
+}
+
+// TestEventsPublishedAlone: a restart publishes without any snapshot, in
+// either log format, and that alone signals; a failed publish does not.
+func TestEventsPublishedAlone(t *testing.T) {
+	for _, line := range []string{zapPublished, capPublished} {
+		w := NewWatcher(nil, nil)
+		_, _ = w.Write([]byte(zapFailed + "\n"))
+		select {
+		case <-w.Events():
+			t.Fatal("a failed publish is signalled")
+		default:
+		}
+		_, _ = w.Write([]byte(line + "\n"))
+		select {
+		case <-w.Events():
+		default:
+			t.Fatalf("publish %q is not signalled", line)
+		}
+		if !w.Published() {
+			t.Errorf("Published false after %q", line)
+		}
+	}
 }

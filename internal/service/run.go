@@ -335,7 +335,13 @@ func (s *Service) awaitReady(ctx context.Context, proc *supervise.Process, l lau
 			}
 			continue
 		case <-pub.Events():
-			if !l.joining || l.memberID == 0 || pub.Published() {
+			if pub.Published() {
+				// etcd serves clients from now on: check at once
+				// rather than at the next tick (up to readyPoll
+				// later, which a heal of a second would feel).
+				break
+			}
+			if !l.joining || l.memberID == 0 {
 				continue
 			}
 			stuck.Reset(publishGrace)
