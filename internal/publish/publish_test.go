@@ -133,50 +133,36 @@ func TestStuckWorthRestart(t *testing.T) {
 // without blocking the output when nobody takes the signal.
 func TestEvents(t *testing.T) {
 	w := NewWatcher(nil, nil)
-	select {
-	case <-w.Events():
+	if signalled(w) {
 		t.Fatal("signalled before any snapshot")
-	default:
 	}
 	for range 3 { // a second and third signal are dropped, never blocking
 		if _, err := w.Write([]byte(capApplied + "\n")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	select {
-	case <-w.Events():
-	default:
+	if !signalled(w) {
 		t.Fatal("not signalled after the snapshot")
 	}
-	select {
-	case <-w.Events():
+	if signalled(w) {
 		t.Fatal("signalled twice")
-	default:
 	}
 	_, _ = w.Write([]byte(zapApplied + "\n"))
-	select {
-	case <-w.Events():
-	default:
+	if !signalled(w) {
 		t.Fatal("a later snapshot is not signalled")
 	}
 	_, _ = w.Write([]byte(zap36Promote + "\n"))
-	select {
-	case <-w.Events():
-	default:
+	if !signalled(w) {
 		t.Fatal("a promotion after the snapshot is not signalled")
 	}
 	for _, line := range []string{zapFailed, zapPublished, zapPublished} {
 		_, _ = w.Write([]byte(line + "\n"))
 	}
-	select {
-	case <-w.Events():
-	default:
+	if !signalled(w) {
 		t.Fatal("the publish is not signalled")
 	}
-	select {
-	case <-w.Events():
+	if signalled(w) {
 		t.Fatal("signalled again after the publish")
-	default:
 	}
 }
 
@@ -186,19 +172,25 @@ func TestEventsPublishedAlone(t *testing.T) {
 	for _, line := range []string{zapPublished, capPublished} {
 		w := NewWatcher(nil, nil)
 		_, _ = w.Write([]byte(zapFailed + "\n"))
-		select {
-		case <-w.Events():
+		if signalled(w) {
 			t.Fatal("a failed publish is signalled")
-		default:
 		}
 		_, _ = w.Write([]byte(line + "\n"))
-		select {
-		case <-w.Events():
-		default:
+		if !signalled(w) {
 			t.Fatalf("publish %q is not signalled", line)
 		}
 		if !w.Published() {
 			t.Errorf("Published false after %q", line)
 		}
+	}
+}
+
+// signalled takes a pending signal from w's Events, if there is one.
+func signalled(w *Watcher) bool {
+	select {
+	case <-w.Events():
+		return true
+	default:
+		return false
 	}
 }
