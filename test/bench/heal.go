@@ -169,10 +169,11 @@ func (r *cellRun) startRejoin() (healed, error) {
 // the bench's poll seeing a started voter serve linearizable reads.
 func (r *cellRun) await(ctx context.Context, method string, h *healed) error {
 	if method == MethodManual && h.host != nil {
-		// etcd 3.5 and 3.6 refuse a member's publish retry while its
-		// applied index lags its commit index by over 5000, which stays so
-		// after the leader's snapshot until another entry is applied: on a
-		// cluster with no writes, that is for ever. Fail at once.
+		// etcd 3.6 refuses a member's publish retry while its applied
+		// index lags its commit index by over 5000, which stays so after
+		// the leader's snapshot until another entry is applied (3.6 does
+		// not count the snapshot as applied): on a cluster with no writes,
+		// that is for ever. Fail at once.
 		var cancel context.CancelCauseFunc
 		ctx, cancel = context.WithCancelCause(ctx)
 		defer cancel(nil)

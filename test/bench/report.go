@@ -139,7 +139,7 @@ func writeHeal(w writef, res *Results, plot string) {
 			float64(c.DBSize)/(1<<20), spreadOutcome(c, MethodRejoin), spreadOutcome(c, MethodManual), ratioText(c.ratio()),
 			fmtDurOK(serving, ok), rf, ra, mf, ma)
 	}
-	w("\nThe same heals without those in which etcd's publish request came inside the leader's snapshot (see below: etcd waits its request timeout, about 7 s, and on etcd 3.5 and 3.6 may hang after it; etcd-rejoin restarts etcd instead), *n* being how many are left: like against like.\n\n")
+	w("\nThe same heals without those in which etcd's publish request came inside the leader's snapshot (see below: etcd waits its request timeout, about 7 s, and on etcd 3.6 may hang after it; etcd-rejoin restarts etcd instead), *n* being how many are left: like against like.\n\n")
 	w("| etcd | members | data | etcd-rejoin (n) | manual (n) | ratio |\n|---|---|---|---|---|---|\n")
 	for _, c := range res.Cells {
 		r, m := c.cleanTotals(MethodRejoin), c.cleanTotals(MethodManual)
