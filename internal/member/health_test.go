@@ -55,6 +55,9 @@ func testLearnerHealth(t *testing.T, c *testetcd.Cluster, dir string, o Options,
 	if err := cli.Remove(ctx, stale); err != nil {
 		t.Fatalf("Remove stopped member: %v", err)
 	}
+	// The removal may be answered before the leader applied it, and raft
+	// drops a change proposed meanwhile (see settle).
+	settle(t, c)
 	i := c.AddNode(t, testetcd.NewNode("n4", "127.0.13.4", dir))
 	added, _, err := addWhenHealthy(t, cli, []string{c.Nodes[i].PeerURL}, true)
 	if err != nil {
