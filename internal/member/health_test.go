@@ -75,7 +75,14 @@ func testLearnerHealth(t *testing.T, c *testetcd.Cluster, dir string, o Options,
 		t.Errorf("learner health = %+v, want member %x, learner, not voting, sees a leader", h, added.ID)
 	}
 	promoteWhenReady(t, cli, added.ID)
-	h, err = LocalHealth(ctx, c.Nodes[i].ClientURL, o)
+	// The promotion is answered once the member that took it applied it;
+	// n4 applies it a moment later.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		h, err = LocalHealth(ctxFor(t), c.Nodes[i].ClientURL, o)
+		if err == nil && !h.IsLearner && h.Ready() || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil || h.MemberID != added.ID || h.IsLearner || !h.Voting || !h.CaughtUp || !h.Ready() {
 		t.Errorf("promoted member health = %+v, %v; want voting and caught up", h, err)
 	}
