@@ -40,7 +40,7 @@ func (m manual) heal(ctx context.Context) (healed, error) {
 		}
 		marks[markRemoved] = time.Since(t0)
 	}
-	added, err := m.etcdctl(ctx, "member", "add", n.name, "--peer-urls="+n.peerURL)
+	added, err := m.add(ctx)
 	if err != nil {
 		return healed{start: t0}, err
 	}
@@ -55,6 +55,29 @@ func (m manual) heal(ctx context.Context) (healed, error) {
 	}
 	marks[markEtcdStarted] = h.proc.start.Sub(t0)
 	return healed{start: t0, host: h, marks: marks}, nil
+}
+
+// add runs member add. raft drops a membership change proposed before its
+// leader applied the previous one, and the removal just before may have been
+// answered by a member that applied it first: etcdctl then times out. As an
+// operator would, it looks whether the member was added and, when not, adds
+// it again (once).
+func (m manual) add(ctx context.Context) (string, error) {
+	n := m.c.nodes[m.victim]
+	added, err := m.etcdctl(ctx, "member", "add", n.name, "--peer-urls="+n.peerURL)
+	if err == nil || !timedOut(err) {
+		return added, err
+	}
+	list, lerr := m.etcdctl(ctx, "member", "list")
+	if lerr != nil || len(staleIDs(list, n.name, n.peerURL)) > 0 {
+		return added, err
+	}
+	return m.etcdctl(ctx, "member", "add", n.name, "--peer-urls="+n.peerURL)
+}
+
+// timedOut reports whether etcdctl gave up waiting for etcd's answer.
+func timedOut(err error) bool {
+	return strings.Contains(err.Error(), "context deadline exceeded") || strings.Contains(err.Error(), "request timed out")
 }
 
 // staleIDs returns the hex IDs of the entries in `etcdctl member list`

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -38,5 +39,24 @@ ETCD_INITIAL_CLUSTER_STATE="existing"
 	}
 	if _, err := addedInitialCluster("Error: etcdserver: unhealthy cluster"); err == nil {
 		t.Error("no error for output without ETCD_INITIAL_CLUSTER")
+	}
+}
+
+// A member add that etcdctl gave up on is looked at and retried; a refusal
+// is not.
+func TestTimedOut(t *testing.T) {
+	for _, tc := range []struct {
+		out  string
+		want bool
+	}{
+		{"{\"level\":\"warn\",...} Error: context deadline exceeded", true},
+		{"Error: etcdserver: request timed out", true},
+		{"Error: etcdserver: unhealthy cluster", false},
+		{"Error: etcdserver: Peer URLs already exists", false},
+	} {
+		err := fmt.Errorf("etcdctl member add n3: exit status 1: %s", tc.out)
+		if got := timedOut(err); got != tc.want {
+			t.Errorf("timedOut(%q) = %v, want %v", tc.out, got, tc.want)
+		}
 	}
 }
